@@ -1,0 +1,35 @@
+# mailops.exchange — the two commands: `make demo` (site.yml against the lab) and `make test` (every test).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+COLLECTION_LINK := .collections/ansible_collections/mailops/exchange
+PYTEST_ARGS ?=
+
+.PHONY: test unit lab-tests integration demo venv system-deps clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed $(COLLECTION_LINK)
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../.. $@
+
+system-deps:
+	./hack/system-deps.sh
+
+test: venv system-deps
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+unit: venv
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+lab-tests: venv
+	$(PY) -m pytest tests/lab/tests $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .collections .lab .pytest_cache
