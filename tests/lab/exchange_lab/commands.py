@@ -55,6 +55,7 @@ class CommandContext(Protocol):
     server: str  # the Mailbox server this PowerShell runs on
     user: str  # DOMAIN\\user of the WinRM session
     exchange_loaded: bool
+    exchange_mode: str | None  # None, 'snapin', 'remote_session' or 'remote_exchange_script' (the last two deserialize)
     error_action: str  # 'Stop' | 'Continue' | 'SilentlyContinue' | 'Ignore' for this invocation
 
     def write_warning(self, message: str) -> None: ...

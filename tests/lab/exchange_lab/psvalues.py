@@ -144,3 +144,32 @@ def deserialized(obj: PSObject) -> PSObject:
     if not obj.type_names[0].startswith("Deserialized."):
         obj.type_names = ["Deserialized." + name for name in obj.type_names]
     return obj
+
+
+class SecureString(PSObject):
+    """``System.Security.SecureString``: prints as its type name, never as its text; ``secret`` holds the plain text."""
+
+    def __init__(self, secret: str):
+        super().__init__(["System.Security.SecureString", "System.Object"], string="System.Security.SecureString")
+        self.secret = secret
+        self._json = lambda: {"Length": len(self.secret)}
+
+
+class PSCredential(PSObject):
+    """``System.Management.Automation.PSCredential`` (``UserName`` and a SecureString ``Password``)."""
+
+    def __init__(self, user_name: str, password: SecureString):
+        super().__init__(
+            ["System.Management.Automation.PSCredential", "System.Object"],
+            {"UserName": user_name, "Password": password},
+            string="System.Management.Automation.PSCredential",
+            methods={"GetNetworkCredential": lambda: PSObject("System.Net.NetworkCredential", {"UserName": user_name, "Password": password.secret, "Domain": ""})},
+        )
+
+    @property
+    def user_name(self) -> str:
+        return self.properties["UserName"]
+
+    @property
+    def password(self) -> str:
+        return self.properties["Password"].secret
