@@ -79,9 +79,9 @@ class Observer:
             with self.transcript_path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(line, ensure_ascii=False) + "\n")
 
-    def record_http(self, server: str, user: str | None, action: str, status: int, duration: float) -> None:
+    def record_http(self, server: str, user: str | None, action: str, status: int, duration: float, **details: Any) -> None:
         self.count(server, "http_requests")
-        self.record("http", server, user=user or "", action=action, status=status, duration=round(duration, 6))
+        self.record("http", server, user=user or "", action=action, status=status, duration=round(duration, 6), **details)
 
     def record_script(
         self, server: str, user: str, command_line: str, script: str, exchange_loaded: bool, exit_code: int | None, duration: float

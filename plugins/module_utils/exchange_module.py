@@ -1,0 +1,128 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailops.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ExchangeModule: AnsibleModule + one lazily opened ExchangeSession + the result conventions.
+
+A module is a short description of one resource::
+
+    module = ExchangeModule(argument_spec=dict(name=dict(type='str', required=True)))
+    current = module.query(ps_script(READ, name=module.params['name']))
+    commands = plan(module.params, current)          # pure Python
+    module.apply(commands)                           # runs them unless check mode
+    module.exit(changed=bool(commands), before=..., after=..., connector=...)
+
+Every failure (:class:`ExchangeError`, a ``ValueError`` raised by validation) becomes ``fail_json`` with its
+message and the ``commands`` recorded so far; the session is closed on every exit path.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import (
+    CONNECTION_ARGUMENT_SPEC, HAS_WINRM, WINRM_IMPORT_ERROR, ExchangeCommandError, ExchangeConnectionError,
+    ExchangeError, ExchangeSession,
+)
+
+__all__ = ["ExchangeModule", "ExchangeCommandError", "ExchangeConnectionError", "ExchangeError"]
+
+
+class ExchangeModule(object):
+    """Wraps AnsibleModule: connection options merged in, check mode always supported."""
+
+    def __init__(self, argument_spec, session_factory=None, **ansible_module_kwargs):
+        spec = copy.deepcopy(CONNECTION_ARGUMENT_SPEC)
+        spec.update(argument_spec or {})
+        ansible_module_kwargs["supports_check_mode"] = True
+        self.ansible = AnsibleModule(argument_spec=spec, **ansible_module_kwargs)
+        self.params = self.ansible.params
+        self.check_mode = self.ansible.check_mode
+        self.commands = []
+        self._session = None
+        self._session_factory = session_factory or ExchangeSession.from_params
+        self._warn_insecure()
+
+    # -- properties -------------------------------------------------------------------------------------
+
+    @property
+    def diff_mode(self):
+        return bool(self.ansible._diff)
+
+    @property
+    def session(self):
+        """The ExchangeSession, opened on first use."""
+        if self._session is None:
+            if self._session_factory is ExchangeSession.from_params and not HAS_WINRM:
+                self.fail(missing_required_lib("pywinrm"), exception=str(WINRM_IMPORT_ERROR))
+            try:
+                self._session = self._session_factory(self.params)
+            except (ExchangeError, ValueError) as exc:
+                self.fail(str(exc))
+        return self._session
+
+    # -- operations -------------------------------------------------------------------------------------
+
+    def query(self, script):
+        """Run a read script (ends with ``ConvertTo-Json``) and return the parsed JSON."""
+        try:
+            return self.session.query(script)
+        except (ExchangeError, ValueError) as exc:
+            self.fail(str(exc))
+
+    def apply(self, commands):
+        """Record the command lines in ``commands``; run them (one batch) unless in check mode."""
+        commands = [c for c in (commands or []) if c]
+        self.commands.extend(commands)
+        if not commands or self.check_mode:
+            return
+        try:
+            self.session.execute(commands)
+        except ExchangeCommandError as exc:
+            extra = {}
+            if exc.command:
+                extra["failed_command"] = exc.command
+            self.fail(str(exc), **extra)
+        except (ExchangeError, ValueError) as exc:
+            self.fail(str(exc))
+
+    def exit(self, changed, before=None, after=None, **result):
+        """exit_json with ``changed``, ``commands``, ``diff`` (when diff mode is on) and the result keys."""
+        result["changed"] = bool(changed)
+        result["commands"] = list(self.commands)
+        if self.diff_mode:
+            result["diff"] = {"before": before if before is not None else {},
+                              "after": after if after is not None else {}}
+        self.close()
+        self.ansible.exit_json(**result)
+
+    def fail(self, msg, **kwargs):
+        kwargs.setdefault("commands", list(self.commands))
+        self.close()
+        self.ansible.fail_json(msg=msg, **kwargs)
+
+    def run(self, main):
+        """Call ``main(self)`` turning validation errors and Exchange errors into clean failures."""
+        try:
+            main(self)
+        except (ExchangeError, ValueError) as exc:
+            self.fail(str(exc))
+        finally:
+            self.close()
+
+    def close(self):
+        if self._session is not None:
+            session, self._session = self._session, None
+            session.close()
+
+    # -- helpers ------------------------------------------------------------------------------------------
+
+    def _warn_insecure(self):
+        params = self.params
+        if params.get("exchange_cert_validation") == "ignore" and params.get("exchange_scheme") == "https":
+            self.ansible.warn("exchange_cert_validation=ignore: the WinRM server's certificate is not checked")
+        if params.get("exchange_scheme") == "http" and params.get("exchange_transport") == "basic":
+            self.ansible.warn("Basic authentication over http sends the password in clear text; use https")

@@ -1,0 +1,546 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailops.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""How the collection reaches Exchange: one WinRM shell, one PowerShell process, one Exchange-shell load.
+
+:class:`ExchangeSession` opens a WinRM shell with pywinrm's :class:`winrm.protocol.Protocol`, starts
+``powershell.exe ... -Command -`` once and feeds it scripts on stdin. Each script travels as ONE line::
+
+    & ([scriptblock]::Create([System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String('<b64>'))))
+
+followed by an empty line, so neither the command-line length limit nor PowerShell's multi-line stdin rules
+apply, and no secret is ever on a command line. Every script is wrapped in an *envelope* (a try/catch that
+prints a begin marker, the script's output or a JSON error record, and an end marker carrying a random
+per-script token); the session reads stdout until that end marker.
+
+The Exchange Management Shell is loaded lazily, once, before the first script (``exchange_shell``):
+``remote_session`` (the supported ``Microsoft.Exchange`` endpoint with an explicit credential for the second hop),
+``snapin`` or ``remote_exchange_script``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import ipaddress
+import json
+import re
+import secrets
+import time
+import xml.etree.ElementTree as ET
+
+try:
+    import requests.exceptions as requests_exceptions
+    from winrm.exceptions import (
+        InvalidCredentialsError, WinRMError, WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError,
+    )
+    from winrm.protocol import Protocol
+    HAS_WINRM = True
+    WINRM_IMPORT_ERROR = None
+except ImportError as exc:  # reported by ExchangeModule with missing_required_lib
+    HAS_WINRM = False
+    WINRM_IMPORT_ERROR = exc
+    Protocol = None
+
+from ansible_collections.mailops.exchange.plugins.module_utils.quoting import (
+    command_argument, ps_script,
+)
+
+POWERSHELL_COMMAND = (
+    "powershell.exe -NoProfile -NonInteractive -NoLogo -ExecutionPolicy Bypass -OutputFormat Text -Command -"
+)
+
+SHELL_MODES = ("remote_session", "snapin", "remote_exchange_script")
+
+try:
+    from ansible.module_utils.basic import env_fallback
+except ImportError:  # pragma: no cover - ansible-core is always present where modules run
+    def env_fallback(*names):
+        import os
+        for name in names:
+            if os.environ.get(name):
+                return os.environ[name]
+        raise LookupError(names[0])
+
+
+def _option(type_, env, **kwargs):
+    kwargs.update(type=type_, fallback=(env_fallback, [env]))
+    return kwargs
+
+
+#: The connection options every module accepts (documented in the mailops.exchange.connection doc fragment).
+CONNECTION_ARGUMENT_SPEC = dict(
+    exchange_host=_option("str", "EXCHANGE_HOST", required=True),
+    exchange_port=_option("int", "EXCHANGE_PORT"),
+    exchange_scheme=_option("str", "EXCHANGE_SCHEME", choices=["https", "http"], default="https"),
+    exchange_transport=_option("str", "EXCHANGE_TRANSPORT", choices=["ntlm", "basic", "kerberos", "credssp"],
+                               default="ntlm"),
+    exchange_username=_option("str", "EXCHANGE_USERNAME"),
+    exchange_password=_option("str", "EXCHANGE_PASSWORD", no_log=True),
+    exchange_cert_validation=_option("str", "EXCHANGE_CERT_VALIDATION", choices=["validate", "ignore"],
+                                     default="validate"),
+    exchange_ca_trust_path=_option("path", "EXCHANGE_CA_TRUST_PATH"),
+    exchange_message_encryption=_option("str", "EXCHANGE_MESSAGE_ENCRYPTION", choices=["auto", "always", "never"],
+                                        default="auto"),
+    exchange_operation_timeout=_option("int", "EXCHANGE_OPERATION_TIMEOUT", default=20),
+    exchange_read_timeout=_option("int", "EXCHANGE_READ_TIMEOUT", default=30),
+    exchange_shell=_option("str", "EXCHANGE_SHELL", choices=list(SHELL_MODES), default="remote_session"),
+    exchange_server_fqdn=_option("str", "EXCHANGE_SERVER_FQDN"),
+)
+
+
+class ExchangeError(Exception):
+    """Base class of every failure the session reports."""
+
+
+class ExchangeConnectionError(ExchangeError):
+    """WinRM/HTTP/TLS/authentication failures, PowerShell dying, the Exchange shell failing to load."""
+
+
+class ExchangeOutputError(ExchangeError):
+    """PowerShell answered, but not with the JSON the script promised."""
+
+
+class ExchangeCommandError(ExchangeError):
+    """A cmdlet failed: names the cmdlet, the object and Exchange's own text."""
+
+    def __init__(self, cmdlet, target, message, command=None, error_id=None):
+        self.cmdlet = cmdlet or "PowerShell"
+        self.target = target or None
+        self.message = (message or "").strip() or "unknown error"
+        self.command = command
+        self.error_id = error_id
+        super(ExchangeCommandError, self).__init__(str(self))
+
+    def __str__(self):
+        if self.target:
+            return "%s failed for '%s': %s" % (self.cmdlet, self.target, self.message)
+        return "%s failed: %s" % (self.cmdlet, self.message)
+
+
+# The envelope around a read script: its output, or a JSON error record, between two markers.
+_QUERY_ENVELOPE = u"""$ErrorActionPreference = 'Stop'
+$__mailops_current = $null
+try {
+    $__mailops_current = {script}
+    $__mailops_output = & ([scriptblock]::Create({script}))
+    Write-Output {begin}
+    $__mailops_output
+    Write-Output {ok}
+} catch {
+    $__mailops_error = [ordered]@{ message = [string]$_.Exception.Message; command = [string]$_.InvocationInfo.MyCommand.Name; target = [string]$_.TargetObject; id = [string]$_.FullyQualifiedErrorId; current = $__mailops_current }
+    Write-Output {begin}
+    ConvertTo-Json -InputObject $__mailops_error -Compress
+    Write-Output {err}
+}
+"""
+
+# The envelope around write commands: run in order, stop at the first failure, say which one failed.
+_EXECUTE_ENVELOPE = u"""$ErrorActionPreference = 'Stop'
+$__mailops_current = $null
+try {
+    foreach ($__mailops_command in {commands}) {
+        $__mailops_current = $__mailops_command
+        & ([scriptblock]::Create($__mailops_command)) | Out-Null
+    }
+    Write-Output {begin}
+    Write-Output {ok}
+} catch {
+    $__mailops_error = [ordered]@{ message = [string]$_.Exception.Message; command = [string]$_.InvocationInfo.MyCommand.Name; target = [string]$_.TargetObject; id = [string]$_.FullyQualifiedErrorId; current = $__mailops_current }
+    Write-Output {begin}
+    ConvertTo-Json -InputObject $__mailops_error -Compress
+    Write-Output {err}
+}
+"""
+
+_STDIN_LINE = (u"& ([scriptblock]::Create([System.Text.Encoding]::UTF8.GetString("
+               u"[System.Convert]::FromBase64String({payload}))))")
+
+_LOAD_REMOTE_SESSION = u"""$cred = New-Object System.Management.Automation.PSCredential({username}, (ConvertTo-SecureString {password} -AsPlainText -Force))
+$s = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri {uri} -Authentication Kerberos -Credential $cred
+Import-PSSession $s -DisableNameChecking -AllowClobber | Out-Null
+"""
+_LOAD_REMOTE_SESSION_NO_CREDENTIAL = u"""$s = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri {uri} -Authentication Kerberos
+Import-PSSession $s -DisableNameChecking -AllowClobber | Out-Null
+"""
+_LOAD_SNAPIN = u"Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn\n"
+_LOAD_REMOTE_EXCHANGE_SCRIPT = u""". "$env:ExchangeInstallPath\\bin\\RemoteExchange.ps1"
+Connect-ExchangeServer -Auto
+"""
+
+
+def clean_clixml(data):
+    """Turn PowerShell's CLIXML error stream into plain text (as pywinrm's Session._clean_error_msg does).
+
+    Accepts bytes or text that may hold several ``#< CLIXML`` blocks; progress records are dropped;
+    ``_x000D__x000A_`` becomes a newline. Text that is not CLIXML is returned as is.
+    """
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", "replace")
+    if "#< CLIXML" not in data:
+        return data.strip()
+    out = []
+    for block in data.split("#< CLIXML"):
+        block = block.strip()
+        if not block:
+            continue
+        xml_text = re.sub(r'\sxmlns(:\w+)?="[^"]*"', "", block)
+        try:
+            root = ET.fromstring(xml_text)
+        except ET.ParseError:
+            out.append(block)
+            continue
+        for node in root.iter("S"):
+            if node.text:
+                out.append(_decode_clixml_text(node.text))
+    return "\n".join(part.rstrip() for part in out if part.strip()).strip()
+
+
+def _decode_clixml_text(value):
+    return re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m.group(1), 16)), value).replace("\r\n", "\n")
+
+
+def _is_ip_address(value):
+    try:
+        ipaddress.ip_address(value.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+class ExchangeSession(object):
+    """One WinRM shell + one PowerShell process + (lazily) one Exchange-shell load.
+
+    Use as a context manager or call :meth:`close`. ``scripts_run`` counts the scripts sent (the shell load
+    included), ``exchange_loaded`` tells whether the Exchange shell was loaded.
+    """
+
+    #: Upper bound for one script, independent of WinRM's operation timeout (which is retried).
+    script_timeout = 900
+
+    def __init__(self, host, port=None, scheme="https", transport="ntlm", username=None, password=None,
+                 cert_validation="validate", ca_trust_path=None, message_encryption="auto",
+                 operation_timeout=20, read_timeout=30, shell="remote_session", server_fqdn=None,
+                 protocol_factory=None):
+        if not host:
+            raise ExchangeConnectionError("exchange_host is required")
+        if shell not in SHELL_MODES:
+            raise ValueError("exchange_shell must be one of %s, got %r" % (", ".join(SHELL_MODES), shell))
+        if operation_timeout is None or read_timeout is None or operation_timeout < 1 or read_timeout <= operation_timeout:
+            raise ValueError("exchange_read_timeout (%s) must be greater than exchange_operation_timeout (%s), both > 0"
+                             % (read_timeout, operation_timeout))
+        self.host = host
+        self.scheme = scheme or "https"
+        self.port = int(port) if port else (5986 if self.scheme == "https" else 5985)
+        host_part = "[%s]" % host if ":" in host and not host.startswith("[") else host
+        self.endpoint = "%s://%s:%d/wsman" % (self.scheme, host_part, self.port)
+        self.transport = transport or "ntlm"
+        self.username = username
+        self._password = password
+        self.cert_validation = cert_validation or "validate"
+        self.ca_trust_path = ca_trust_path
+        self.message_encryption = message_encryption or "auto"
+        self.operation_timeout = int(operation_timeout)
+        self.read_timeout = int(read_timeout)
+        self.shell_mode = shell
+        self.server_fqdn = server_fqdn
+        self._protocol_factory = protocol_factory
+        self._protocol = None
+        self._shell_id = None
+        self._command_id = None
+        self.exchange_loaded = False
+        self.scripts_run = 0
+        self.stderr = []
+        self.closed = False
+
+    @classmethod
+    def from_params(cls, params, **kwargs):
+        """Build a session from a module's ``exchange_*`` parameters."""
+        return cls(
+            host=params.get("exchange_host"), port=params.get("exchange_port"),
+            scheme=params.get("exchange_scheme") or "https", transport=params.get("exchange_transport") or "ntlm",
+            username=params.get("exchange_username"), password=params.get("exchange_password"),
+            cert_validation=params.get("exchange_cert_validation") or "validate",
+            ca_trust_path=params.get("exchange_ca_trust_path"),
+            message_encryption=params.get("exchange_message_encryption") or "auto",
+            operation_timeout=params.get("exchange_operation_timeout") or 20,
+            read_timeout=params.get("exchange_read_timeout") or 30,
+            shell=params.get("exchange_shell") or "remote_session",
+            server_fqdn=params.get("exchange_server_fqdn"), **kwargs)
+
+    # -- context manager ---------------------------------------------------------------------------------
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+        return False
+
+    # -- public API ----------------------------------------------------------------------------------------
+
+    def query(self, script):
+        """Run a read script whose last output is one JSON document; return it parsed (``None`` if no output)."""
+        self._ensure_exchange()
+        payload = self._run(_QUERY_ENVELOPE, "a read script", script=script)
+        return parse_json_output(payload)
+
+    def execute(self, commands):
+        """Run write command lines in order (``$ErrorActionPreference = 'Stop'``), stopping at the first failure."""
+        commands = list(commands or [])
+        if not commands:
+            return None
+        for line in commands:
+            if not isinstance(line, str) or not line.strip():
+                raise ValueError("execute() takes non-empty command lines, got %r" % (line,))
+        self._ensure_exchange()
+        self._run(_EXECUTE_ENVELOPE, "write commands", commands=commands)
+        return None
+
+    def close(self):
+        """End PowerShell (close stdin), terminate the command, delete the shell. Never raises."""
+        if self.closed:
+            return
+        self.closed = True
+        protocol, shell_id, command_id = self._protocol, self._shell_id, self._command_id
+        self._protocol = self._shell_id = self._command_id = None
+        if protocol is None or shell_id is None:
+            return
+        if command_id is not None:
+            for call in (lambda: protocol.send_command_input(shell_id, command_id, b"", end=True),
+                         lambda: protocol.cleanup_command(shell_id, command_id)):
+                try:
+                    call()
+                except Exception:  # the process may be gone already; the shell is deleted next
+                    pass
+        try:
+            protocol.close_shell(shell_id)
+        except Exception:
+            pass
+
+    # -- internals -------------------------------------------------------------------------------------------
+
+    def _new_protocol(self):
+        if self._protocol_factory is not None:
+            return self._protocol_factory(self)
+        if not HAS_WINRM:
+            raise ExchangeConnectionError("the pywinrm Python library is required on the controller: %s"
+                                          % WINRM_IMPORT_ERROR)
+        kwargs = dict(
+            endpoint=self.endpoint, transport=self.transport, username=self.username, password=self._password,
+            server_cert_validation=self.cert_validation, message_encryption=self.message_encryption,
+            operation_timeout_sec=self.operation_timeout, read_timeout_sec=self.read_timeout,
+        )
+        if self.ca_trust_path:
+            kwargs["ca_trust_path"] = self.ca_trust_path
+        try:
+            return Protocol(**kwargs)
+        except Exception as exc:  # invalid combinations (e.g. kerberos without its library)
+            raise ExchangeConnectionError("cannot set up WinRM to %s: %s" % (self.endpoint, exc))
+
+    def _ensure_open(self):
+        if self.closed:
+            raise ExchangeConnectionError("the Exchange session to %s is closed" % self.endpoint)
+        if self._command_id is not None:
+            return
+        self._protocol = self._new_protocol()
+        self._shell_id = self._call("opening a WinRM shell", lambda: self._protocol.open_shell(
+            codepage=65001, noprofile=True), retries=2)
+        self._command_id = self._call("starting PowerShell", lambda: self._protocol.run_command(
+            self._shell_id, POWERSHELL_COMMAND))
+
+    def _connection_uri(self):
+        fqdn = self.server_fqdn
+        if not fqdn:
+            if _is_ip_address(self.host):
+                raise ExchangeConnectionError(
+                    "exchange_server_fqdn is required with exchange_shell=remote_session when exchange_host (%s) "
+                    "is an IP address: the Microsoft.Exchange endpoint is http://<server fqdn>/PowerShell/"
+                    % self.host)
+            fqdn = self.host
+        return "http://%s/PowerShell/" % fqdn
+
+    def _load_script(self):
+        if self.shell_mode == "snapin":
+            return _LOAD_SNAPIN
+        if self.shell_mode == "remote_exchange_script":
+            return _LOAD_REMOTE_EXCHANGE_SCRIPT
+        uri = self._connection_uri()
+        if self.username and self._password is not None:
+            return ps_script(_LOAD_REMOTE_SESSION, username=self.username, password=self._password, uri=uri)
+        return ps_script(_LOAD_REMOTE_SESSION_NO_CREDENTIAL, uri=uri)
+
+    def _ensure_exchange(self):
+        if self.exchange_loaded:
+            return
+        self._ensure_open()
+        load = self._load_script()
+        try:
+            self._run(_QUERY_ENVELOPE, "loading the Exchange shell", script=load)
+        except ExchangeCommandError as exc:
+            raise ExchangeConnectionError("loading the Exchange Management Shell (%s) on %s failed: %s"
+                                          % (self.shell_mode, self.host, exc))
+        self.exchange_loaded = True
+
+    def _run(self, template, what, **values):
+        """Render ``template`` (an envelope) with fresh markers, send it, read until its end marker.
+
+        Returns the payload text (the lines between the begin and end markers). A JSON error record becomes
+        :class:`ExchangeCommandError`.
+        """
+        self._ensure_open()
+        token = "MAILOPS-" + secrets.token_hex(16)
+        begin, ok, err = token + ":BEGIN", token + ":OK", token + ":ERR"
+        script = ps_script(template, begin=begin, ok=ok, err=err, **values)
+        payload = base64.b64encode(script.encode("utf-8")).decode("ascii")
+        line = ps_script(_STDIN_LINE, payload=payload) + u"\r\n\r\n"
+        self.scripts_run += 1
+        self._call("sending %s" % what, lambda: self._protocol.send_command_input(
+            self._shell_id, self._command_id, line.encode("utf-8"), end=False))
+        status, body, stderr = self._read_until(token, what)
+        if stderr:
+            self.stderr.append(stderr)
+        if status == "OK":
+            return body
+        try:
+            record = json.loads(body.strip().splitlines()[-1]) if body.strip() else {}
+        except ValueError:
+            record = {"message": body.strip()}
+        raise self._command_error(record, values.get("commands"), stderr)
+
+    def _command_error(self, record, commands, stderr):
+        message = record.get("message") or stderr or "unknown error"
+        current = record.get("current")
+        cmdlet = record.get("command") or None
+        target = record.get("target") or None
+        if commands and current in commands:
+            first = current.split(" ", 1)[0]
+            cmdlet = cmdlet if cmdlet and cmdlet.lower() == first.lower() else first
+            if not target:
+                target = command_argument(current, "Identity") or command_argument(current, "Name")
+        elif not cmdlet:
+            cmdlet = "PowerShell"
+        return ExchangeCommandError(cmdlet, target, message, command=current if commands else None,
+                                    error_id=record.get("id"))
+
+    def _read_until(self, token, what):
+        """Receive output until the token's OK/ERR line. Returns (status, payload, stderr text)."""
+        stdout = b""
+        stderr = b""
+        deadline = time.monotonic() + self.script_timeout
+        begin = (token + ":BEGIN").encode("ascii")
+        ends = {(token + ":OK").encode("ascii"): "OK", (token + ":ERR").encode("ascii"): "ERR"}
+        while True:
+            if time.monotonic() > deadline:
+                raise ExchangeConnectionError("no answer from PowerShell on %s within %d seconds while %s"
+                                              % (self.endpoint, self.script_timeout, what))
+            try:
+                out, err, code, done = self._call("reading the output of %s" % what, lambda: self._protocol
+                                                  .get_command_output_raw(self._shell_id, self._command_id),
+                                                  retries=2, timeouts_ok=True)
+            except WinRMOperationTimeoutError:
+                continue  # nothing new within the operation timeout: ask again
+            stdout += out
+            stderr += err
+            lines = stdout.replace(b"\r\n", b"\n").split(b"\n")
+            # Only complete lines count (the last element may be a partial line).
+            complete = lines[:-1]
+            for index, raw in enumerate(complete):
+                status = ends.get(raw.strip())
+                if status is None:
+                    continue
+                start = None
+                for j in range(index - 1, -1, -1):
+                    if complete[j].strip() == begin:
+                        start = j
+                        break
+                body = complete[(start + 1 if start is not None else 0):index]
+                return (status, b"\n".join(body).decode("utf-8", "replace"),
+                        clean_clixml(stderr))
+            if done:
+                self._command_id = None
+                detail = clean_clixml(stderr) or stdout.decode("utf-8", "replace").strip()[-500:]
+                raise ExchangeConnectionError("PowerShell on %s exited (code %s) while %s%s"
+                                              % (self.endpoint, code, what, (": " + detail) if detail else ""))
+
+    def _call(self, step, func, retries=0, timeouts_ok=False):
+        """Run one WinRM operation, turning transport failures into ExchangeConnectionError.
+
+        Connection drops are retried ``retries`` times (only for idempotent steps: opening a shell,
+        receiving output); authentication and TLS failures never are.
+        """
+        attempt = 0
+        while True:
+            try:
+                return func()
+            except WinRMOperationTimeoutError:
+                if timeouts_ok:
+                    raise
+                raise ExchangeConnectionError("WinRM operation timed out on %s while %s (exchange_operation_timeout=%d)"
+                                              % (self.endpoint, step, self.operation_timeout))
+            except InvalidCredentialsError as exc:
+                raise ExchangeConnectionError("authentication failed for user %s on %s (%s transport): %s"
+                                              % (self.username or "(none)", self.endpoint, self.transport, exc))
+            except requests_exceptions.SSLError as exc:
+                raise ExchangeConnectionError(
+                    "TLS certificate validation failed for %s while %s: %s. Set exchange_ca_trust_path to the PEM "
+                    "bundle of the CA that issued the WinRM certificate (exchange_cert_validation=ignore turns "
+                    "validation off, for labs only)" % (self.endpoint, step, _root_cause(exc)))
+            except (requests_exceptions.ConnectionError, requests_exceptions.Timeout) as exc:
+                if attempt < retries:
+                    attempt += 1
+                    time.sleep(min(2.0, 0.5 * attempt))
+                    continue
+                if isinstance(exc, requests_exceptions.ReadTimeout):
+                    reason = "no answer within exchange_read_timeout=%ds" % self.read_timeout
+                elif isinstance(exc, requests_exceptions.ConnectTimeout):
+                    reason = "connection timed out"
+                else:
+                    reason = _root_cause(exc)
+                raise ExchangeConnectionError("cannot reach %s while %s: %s" % (self.endpoint, step, reason))
+            except WSManFaultError as exc:
+                raise ExchangeConnectionError("the WinRM service on %s refused %s: %s (WSMan fault %s%s)" % (
+                    self.endpoint, step, (exc.reason or "").strip(), exc.wsman_fault_code,
+                    (", WMI error %s" % exc.wmierror_code) if exc.wmierror_code else ""))
+            except WinRMTransportError as exc:
+                raise ExchangeConnectionError("WinRM request to %s failed while %s: HTTP %s %s" % (
+                    self.endpoint, step, exc.code, (exc.response_text or "")[:200]))
+            except WinRMError as exc:
+                raise ExchangeConnectionError("WinRM error on %s while %s: %s" % (self.endpoint, step, exc))
+            except (StopIteration, AssertionError, ET.ParseError) as exc:
+                raise ExchangeConnectionError("malformed WinRM answer from %s while %s: %s"
+                                              % (self.endpoint, step, exc.__class__.__name__))
+
+
+def _root_cause(exc):
+    """The innermost readable reason of a requests/urllib3 exception chain."""
+    text = str(exc)
+    match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    if match:
+        return match.group(1).strip()
+    match = re.search(r"(certificate verify failed[^'\")]*)", text)
+    if match:
+        return match.group(1).strip()
+    return text[:300]
+
+
+def parse_json_output(payload):
+    """The JSON document a read script printed last. ``None`` when it printed nothing."""
+    text = (payload or "").strip()
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            return json.loads(line)
+        except ValueError:
+            break
+    raise ExchangeOutputError("PowerShell did not return the expected JSON document; it printed: %s"
+                              % (text[:300] + ("..." if len(text) > 300 else "")))

@@ -1,0 +1,597 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailops.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Client access URLs of one Exchange server: validation, Microsoft's documented rules, and the write plan.
+
+Pure: the module reads the server once (:data:`READ_SCRIPT`), turns the answer into :func:`current_state`,
+and :func:`plan` compares it with what the user asked for and returns the ``Set-*`` command lines to run
+(at most one per object) plus the before/after views for ``diff``.
+
+The rules enforced before any write (from "Configure mail flow and client access", Exchange 2013/2016/2019):
+
+* every virtual directory URL is absolute ``https://`` - except the PowerShell virtual directory, whose URLs
+  are ``http://`` in every table of the procedure (``http://mail.contoso.com/PowerShell``); Exchange's
+  remote PowerShell clients use Kerberos over http;
+* "The ECP and OWA virtual directory internal URLs must be the same": the procedure's tables give the two
+  the same scheme and host (``https://owa.contoso.com/owa`` and ``https://owa.contoso.com/ecp``; the same
+  holds for the external URLs when a unique Outlook on the web FQDN is used) - so the module refuses an
+  owa/ecp pair whose origins differ, or one set while the other is empty;
+* "You can't set an internal URL on the Autodiscover virtual directory" (and the tables show no external
+  URL): there is no option for it; the Autodiscover service's *internal URI* is the server's
+  ``AutoDiscoverServiceInternalUri`` (``Set-ClientAccessService`` on 2016 and later,
+  ``Set-ClientAccessServer`` on 2013);
+* the mapi virtual directory (MAPI over HTTP) exists on Exchange 2013 SP1 and later; a server that has none
+  is refused when mapi URLs are asked for.
+
+Semantics of the input: a virtual directory or a URL that is absent is left alone; ``None`` (YAML ``null``)
+or ``''`` clears the URL.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+try:  # Python 3
+    from urllib.parse import urlsplit
+except ImportError:  # pragma: no cover
+    from urlparse import urlsplit  # type: ignore
+
+from ansible_collections.mailops.exchange.plugins.module_utils import canonical
+from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_command
+
+
+class VdirError(ValueError):
+    """Input refused before any write; the message names the option, the value and the rule."""
+
+
+class VdirKind(object):
+    def __init__(self, key, noun, name, path, scheme):
+        self.key = key          # option key: owa, ecp, ews, eas, oab, mapi, powershell
+        self.noun = noun        # cmdlet noun stem: Owa -> Get-OwaVirtualDirectory
+        self.name = name        # IIS application name: 'owa (Default Web Site)'
+        self.path = path        # the path of the documented URL
+        self.scheme = scheme    # the documented scheme
+
+    @property
+    def get_cmdlet(self):
+        return "Get-%sVirtualDirectory" % self.noun
+
+    @property
+    def set_cmdlet(self):
+        return "Set-%sVirtualDirectory" % self.noun
+
+
+VDIRS = [
+    VdirKind("owa", "Owa", "owa", "/owa", "https"),
+    VdirKind("ecp", "Ecp", "ecp", "/ecp", "https"),
+    VdirKind("ews", "WebServices", "EWS", "/EWS/Exchange.asmx", "https"),
+    VdirKind("eas", "ActiveSync", "Microsoft-Server-ActiveSync", "/Microsoft-Server-ActiveSync", "https"),
+    VdirKind("oab", "Oab", "OAB", "/OAB", "https"),
+    VdirKind("mapi", "Mapi", "mapi", "/mapi", "https"),
+    VdirKind("powershell", "PowerShell", "PowerShell", "/PowerShell", "http"),
+]
+VDIR_BY_KEY = dict((kind.key, kind) for kind in VDIRS)
+URL_FIELDS = ("internal_url", "external_url")
+URL_PARAMETERS = {"internal_url": "InternalUrl", "external_url": "ExternalUrl"}
+
+# Outlook Anywhere: option key -> (Set-OutlookAnywhere parameter, kind)
+OUTLOOK_ANYWHERE_FIELDS = [
+    ("internal_hostname", "InternalHostname", "hostname"),
+    ("external_hostname", "ExternalHostname", "hostname"),
+    ("internal_clients_require_ssl", "InternalClientsRequireSsl", "bool"),
+    ("external_clients_require_ssl", "ExternalClientsRequireSsl", "bool"),
+    ("internal_client_authentication_method", "InternalClientAuthenticationMethod", "auth"),
+    ("external_client_authentication_method", "ExternalClientAuthenticationMethod", "auth"),
+]
+OUTLOOK_ANYWHERE_KEYS = [key for key, _, _ in OUTLOOK_ANYWHERE_FIELDS]
+# The client authentication methods Outlook Anywhere accepts (Exchange's AuthenticationMethod spelling).
+AUTH_METHODS = ("Basic", "Ntlm", "Negotiate")
+
+_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+_HOST_RE = re.compile(r"^" + _LABEL + r"(\." + _LABEL + r")*\.?$")
+_TRUE = ("true", "yes", "on", "1", "y")
+_FALSE = ("false", "no", "off", "0", "n")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Versions
+
+
+def exchange_version(admin_display_version):
+    """``'2013'``, ``'2016'``, ``'2019'`` or ``'SE'`` from an ``AdminDisplayVersion`` string.
+
+    ``Version 15.0 (Build 1497.2)`` is 2013, ``15.1`` is 2016, ``15.2`` is 2019, and 15.2 build 2562 or later
+    is Exchange Server Subscription Edition. Returns None for anything else.
+    """
+    match = re.search(r"(\d+)\.(\d+)\s*\(Build\s*(\d+)", admin_display_version or "")
+    if not match:
+        match = re.search(r"^\s*(?:Version\s*)?(\d+)\.(\d+)\.(\d+)", admin_display_version or "")
+    if not match:
+        return None
+    major, minor, build = (int(part) for part in match.groups())
+    if major != 15:
+        return None
+    if minor == 0:
+        return "2013"
+    if minor == 1:
+        return "2016"
+    if minor == 2:
+        return "SE" if build >= 2562 else "2019"
+    return None
+
+
+def client_access_cmdlet(version):
+    """The cmdlet noun that holds ``AutoDiscoverServiceInternalUri``: ClientAccessServer on 2013."""
+    return "ClientAccessServer" if version == "2013" else "ClientAccessService"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Validation of the input
+
+
+def valid_hostname(value):
+    return isinstance(value, str) and 0 < len(value) <= 253 and bool(_HOST_RE.match(value))
+
+
+def _as_bool(value, where):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE:
+        return True
+    if isinstance(value, str) and value.strip().lower() in _FALSE:
+        return False
+    raise VdirError("%s must be a boolean, got %r" % (where, value))
+
+
+def validate_url(key, field, value):
+    """Check one URL option; returns the URL as written (stripped) or None to clear. Raises VdirError."""
+    where = "urls.%s.%s" % (key, field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise VdirError("%s must be a URL string or null, got %r" % (where, value))
+    value = value.strip()
+    if value == "":
+        return None
+    kind = VDIR_BY_KEY[key]
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as error:
+        raise VdirError("%s: %r is not a valid URL (%s)" % (where, value, error))
+    if not parts.scheme or not parts.netloc:
+        raise VdirError("%s: %r is not an absolute URL (expected e.g. %s://mail.contoso.com%s)"
+                        % (where, value, kind.scheme, kind.path))
+    scheme = parts.scheme.lower()
+    if scheme != kind.scheme:
+        if kind.key == "powershell":
+            raise VdirError(
+                "%s: %r must use http:// - Microsoft's procedure sets the PowerShell virtual directory URLs to "
+                "http://<fqdn>/PowerShell (remote PowerShell uses Kerberos over http)" % (where, value))
+        raise VdirError("%s: %r must use https:// (every client access URL except PowerShell's is https)"
+                        % (where, value))
+    if parts.username is not None or parts.password is not None:
+        raise VdirError("%s: %r must not contain a user name or password" % (where, value))
+    if parts.query or parts.fragment:
+        raise VdirError("%s: %r must not contain a query or a fragment" % (where, value))
+    if any(char.isspace() for char in value):
+        raise VdirError("%s: %r must not contain white space" % (where, value))
+    host = parts.hostname or ""
+    if not valid_hostname(host):
+        raise VdirError("%s: %r has an invalid host name %r" % (where, value, host))
+    if port == 0:
+        raise VdirError("%s: %r has an invalid port" % (where, value))
+    return value
+
+
+def validate_urls(urls):
+    """Validate the ``urls`` option; returns ``{key: {field: url-or-None}}`` with only the fields given.
+
+    A virtual directory given as ``None`` or ``{}`` asks for nothing.
+    """
+    desired = {}
+    if urls is None:
+        return desired
+    if not isinstance(urls, dict):
+        raise VdirError("urls must be a dictionary of virtual directories, got %r" % (urls,))
+    for key, fields in urls.items():
+        if key == "autodiscover":
+            raise VdirError(
+                "urls.autodiscover: Autodiscover has no internal or external URL ('You can't set an internal "
+                "URL on the Autodiscover virtual directory'); set autodiscover_internal_uri, the server's "
+                "AutoDiscoverServiceInternalUri, instead")
+        if key not in VDIR_BY_KEY:
+            raise VdirError("urls.%s: unknown virtual directory; expected one of %s"
+                            % (key, ", ".join(kind.key for kind in VDIRS)))
+        if fields is None:
+            continue
+        if not isinstance(fields, dict):
+            raise VdirError("urls.%s must be a dictionary with internal_url and/or external_url, got %r"
+                            % (key, fields))
+        wanted = {}
+        for field, value in fields.items():
+            if field not in URL_FIELDS:
+                raise VdirError("urls.%s.%s: unknown key; expected internal_url or external_url" % (key, field))
+            wanted[field] = validate_url(key, field, value)
+        if wanted:
+            desired[key] = wanted
+    return desired
+
+
+def validate_outlook_anywhere(options):
+    """Validate the ``outlook_anywhere`` option; returns only the keys given, in canonical form.
+
+    Host names: a valid host name, or ``None``/``''`` to clear. Booleans: booleans. Authentication methods:
+    Basic, Ntlm or Negotiate (any case), returned in Exchange's spelling.
+    """
+    desired = {}
+    if options is None:
+        return desired
+    if not isinstance(options, dict):
+        raise VdirError("outlook_anywhere must be a dictionary, got %r" % (options,))
+    kinds = dict((key, kind) for key, _, kind in OUTLOOK_ANYWHERE_FIELDS)
+    for key, value in options.items():
+        where = "outlook_anywhere.%s" % key
+        if key not in kinds:
+            raise VdirError("%s: unknown key; expected one of %s" % (where, ", ".join(OUTLOOK_ANYWHERE_KEYS)))
+        kind = kinds[key]
+        if kind == "hostname":
+            if value is None or (isinstance(value, str) and value.strip() == ""):
+                desired[key] = None
+                continue
+            if not isinstance(value, str) or not valid_hostname(value.strip()):
+                raise VdirError("%s: %r is not a valid host name (for example mail.contoso.com)" % (where, value))
+            desired[key] = value.strip()
+        elif kind == "bool":
+            if value is None:
+                raise VdirError("%s must be true or false" % where)
+            desired[key] = _as_bool(value, where)
+        else:
+            if not isinstance(value, str):
+                raise VdirError("%s must be one of %s, got %r" % (where, ", ".join(AUTH_METHODS), value))
+            match = [method for method in AUTH_METHODS if method.lower() == value.strip().lower()]
+            if not match:
+                raise VdirError("%s must be one of %s, got %r" % (where, ", ".join(AUTH_METHODS), value))
+            desired[key] = match[0]
+    return desired
+
+
+def validate_autodiscover_uri(value):
+    """Validate ``autodiscover_internal_uri``: None leaves it alone, ``''`` clears, else an https URL."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise VdirError("autodiscover_internal_uri must be a URL string, got %r" % (value,))
+    value = value.strip()
+    if value == "":
+        return ""
+    try:
+        parts = urlsplit(value)
+        parts.port
+    except ValueError as error:
+        raise VdirError("autodiscover_internal_uri: %r is not a valid URL (%s)" % (value, error))
+    if parts.scheme.lower() != "https" or not parts.netloc:
+        raise VdirError("autodiscover_internal_uri: %r must be an absolute https:// URL, for example "
+                        "https://autodiscover.contoso.com/Autodiscover/Autodiscover.xml" % value)
+    if parts.username is not None or parts.query or parts.fragment or any(c.isspace() for c in value):
+        raise VdirError("autodiscover_internal_uri: %r must not contain credentials, a query, a fragment or "
+                        "white space" % value)
+    if not valid_hostname(parts.hostname or ""):
+        raise VdirError("autodiscover_internal_uri: %r has an invalid host name" % value)
+    return value
+
+
+def path_warnings(desired):
+    """Warnings for URLs whose path is not the virtual directory's documented one (not an error)."""
+    warnings = []
+    for key, fields in sorted(desired.items()):
+        kind = VDIR_BY_KEY[key]
+        for field in URL_FIELDS:
+            value = fields.get(field)
+            if value is None:
+                continue
+            path = urlsplit(value).path.rstrip("/") or "/"
+            if path.lower() != kind.path.lower():
+                warnings.append("urls.%s.%s: %s has the path %r; the %s virtual directory is documented at %r"
+                                % (key, field, value, path, kind.name, kind.path))
+    return warnings
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The state read from Exchange
+
+
+def _text(value):
+    return canonical.text(value)
+
+
+def current_state(answer, web_site="Default Web Site"):
+    """Normalise the read script's answer.
+
+    ``answer`` is the JSON produced by :data:`READ_SCRIPT`. Returns::
+
+        {'server': {'name', 'fqdn', 'admin_display_version', 'version'},
+         'vdirs': {key: {'identity', 'internal_url', 'external_url'} or None when the server has none},
+         'outlook_anywhere': {'identity', <OUTLOOK_ANYWHERE_KEYS>} or None,
+         'client_access': {'identity', 'autodiscover_internal_uri'} or None}
+
+    The virtual directory of each kind is the one named ``<name> (<web_site>)``; URLs are kept as Exchange
+    printed them ('' becomes None).
+    """
+    server = answer.get("server") or {}
+    version = exchange_version(server.get("version"))
+    state = {
+        "server": {
+            "name": _text(server.get("name")),
+            "fqdn": _text(server.get("fqdn")),
+            "admin_display_version": _text(server.get("version")),
+            "version": version,
+        },
+        "vdirs": {},
+        "outlook_anywhere": None,
+        "client_access": None,
+    }
+    vdirs = answer.get("vdirs") or {}
+    for kind in VDIRS:
+        wanted = ("%s (%s)" % (kind.name, web_site)).lower()
+        found = None
+        for item in _as_list(vdirs.get(kind.key)):
+            if (_text(item.get("name")) or "").lower() == wanted:
+                found = item
+                break
+        if found is not None:
+            state["vdirs"][kind.key] = {
+                "identity": _text(found.get("identity")),
+                "internal_url": _text(found.get("internal_url")),
+                "external_url": _text(found.get("external_url")),
+            }
+        else:
+            state["vdirs"][kind.key] = None
+    oa_items = _as_list(answer.get("outlook_anywhere"))
+    wanted = ("rpc (%s)" % web_site).lower()
+    oa = next((i for i in oa_items if (_text(i.get("name")) or "").lower() == wanted), None)
+    if oa is not None:
+        state["outlook_anywhere"] = {
+            "identity": _text(oa.get("identity")),
+            "internal_hostname": _text(oa.get("internal_hostname")),
+            "external_hostname": _text(oa.get("external_hostname")),
+            "internal_clients_require_ssl": _bool_or_none(oa.get("internal_clients_require_ssl")),
+            "external_clients_require_ssl": _bool_or_none(oa.get("external_clients_require_ssl")),
+            "internal_client_authentication_method": _text(oa.get("internal_client_authentication_method")),
+            "external_client_authentication_method": _text(oa.get("external_client_authentication_method")),
+        }
+    cas = answer.get("client_access")
+    if isinstance(cas, list):
+        cas = cas[0] if cas else None
+    if cas:
+        state["client_access"] = {
+            "identity": _text(cas.get("identity")),
+            "autodiscover_internal_uri": _text(cas.get("autodiscover_internal_uri")),
+        }
+    return state
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    return list(value)
+
+
+def _bool_or_none(value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return bool(value)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Rules on the resulting state
+
+
+def _origin(url):
+    """``scheme://host[:port]`` of a URL in canonical form, or None."""
+    url = canonical.url(url)
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    return "%s://%s" % (parts.scheme, parts.netloc)
+
+
+def check_owa_ecp(current_vdirs, desired):
+    """Refuse owa/ecp URLs that would not share scheme and host after the change.
+
+    Only checked for a URL kind (internal/external) that the request touches on owa or ecp, so an
+    unrelated change on a server whose owa/ecp already differ is not blocked.
+    """
+    for field in URL_FIELDS:
+        if not any(field in desired.get(key, {}) for key in ("owa", "ecp")):
+            continue
+        result = {}
+        for key in ("owa", "ecp"):
+            current = (current_vdirs.get(key) or {}).get(field)
+            result[key] = desired[key][field] if field in desired.get(key, {}) else current
+        owa, ecp = _origin(result["owa"]), _origin(result["ecp"])
+        if owa == ecp:
+            continue
+        label = field.replace("_url", "")
+        if owa is None or ecp is None:
+            missing = "ecp" if ecp is None else "owa"
+            raise VdirError(
+                "the %s URLs of owa and ecp must be set together on the same host ('The ECP and OWA virtual "
+                "directory internal URLs must be the same'): owa would be %s and ecp %s; set urls.%s.%s too"
+                % (label, result["owa"] or "empty", result["ecp"] or "empty", missing, field))
+        raise VdirError(
+            "the %s URLs of owa and ecp must use the same scheme and host ('The ECP and OWA virtual directory "
+            "internal URLs must be the same', e.g. https://owa.contoso.com/owa and https://owa.contoso.com/ecp): "
+            "owa would be %s and ecp %s" % (label, result["owa"], result["ecp"]))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The plan
+
+
+class Plan(object):
+    def __init__(self):
+        self.commands = []
+        self.before = {"urls": {}, "outlook_anywhere": {}, "autodiscover_internal_uri": None}
+        self.after = {"urls": {}, "outlook_anywhere": {}, "autodiscover_internal_uri": None}
+
+    @property
+    def changed(self):
+        return bool(self.commands)
+
+
+def _same_url(a, b):
+    return canonical.url(a) == canonical.url(b)
+
+
+def plan(state, desired_urls, desired_oa, desired_uri):
+    """Compare the read state with the validated input; return a :class:`Plan`.
+
+    Raises :class:`VdirError` when the request cannot be carried out on this server (no such virtual
+    directory, no Outlook Anywhere, unknown version) or breaks the owa/ecp rule - always before any write.
+    """
+    result = Plan()
+    server = state["server"]["name"] or "?"
+    for key in desired_urls:
+        if state["vdirs"].get(key) is None:
+            kind = VDIR_BY_KEY[key]
+            extra = ""
+            if key == "mapi":
+                extra = (" (MAPI over HTTP needs Exchange 2013 SP1 or later; this server runs %s)"
+                         % (state["server"]["admin_display_version"] or "an unknown version"))
+            raise VdirError("server %s has no '%s (Default Web Site)' virtual directory (%s found nothing)%s"
+                            % (server, kind.name, kind.get_cmdlet, extra))
+    check_owa_ecp(state["vdirs"], desired_urls)
+
+    for kind in VDIRS:
+        current = state["vdirs"].get(kind.key)
+        if current is None:
+            continue
+        before = dict((field, current[field]) for field in URL_FIELDS)
+        after = dict(before)
+        params = {}
+        for field in URL_FIELDS:
+            if field not in desired_urls.get(kind.key, {}):
+                continue
+            wanted = desired_urls[kind.key][field]
+            if not _same_url(current[field], wanted):
+                params[URL_PARAMETERS[field]] = wanted
+                after[field] = wanted
+        result.before["urls"][kind.key] = before
+        result.after["urls"][kind.key] = after
+        if params:
+            line = dict([("Identity", current["identity"])] + sorted(params.items(), key=lambda kv: kv[0] != "InternalUrl"))
+            result.commands.append(ps_command(kind.set_cmdlet, line))
+
+    oa = state["outlook_anywhere"]
+    if desired_oa and oa is None:
+        raise VdirError("server %s has no Outlook Anywhere virtual directory 'Rpc (Default Web Site)' "
+                        "(Get-OutlookAnywhere found nothing)" % server)
+    if oa is not None:
+        before = dict((key, oa[key]) for key in OUTLOOK_ANYWHERE_KEYS)
+        after = dict(before)
+        params = {}
+        for key, parameter, kind in OUTLOOK_ANYWHERE_FIELDS:
+            if key not in desired_oa:
+                continue
+            wanted = desired_oa[key]
+            have = oa[key]
+            if kind == "hostname":
+                same = canonical.fqdn(have) == canonical.fqdn(wanted)
+            elif kind == "auth":
+                same = (have or "").lower() == wanted.lower()
+            else:
+                same = have is wanted
+            if not same:
+                params[parameter] = wanted
+                after[key] = wanted
+        # Exchange wants the SSL requirement with the host name it belongs to.
+        for host_key, ssl_key in (("internal_hostname", "internal_clients_require_ssl"),
+                                  ("external_hostname", "external_clients_require_ssl")):
+            host_parameter = dict((k, p) for k, p, _ in OUTLOOK_ANYWHERE_FIELDS)[host_key]
+            ssl_parameter = dict((k, p) for k, p, _ in OUTLOOK_ANYWHERE_FIELDS)[ssl_key]
+            if params.get(host_parameter) is not None and ssl_parameter not in params:
+                ssl_value = desired_oa.get(ssl_key, oa[ssl_key])
+                if ssl_value is None:
+                    ssl_value = True
+                params[ssl_parameter] = ssl_value
+                after[ssl_key] = ssl_value
+        result.before["outlook_anywhere"] = before
+        result.after["outlook_anywhere"] = after
+        if params:
+            order = [parameter for _, parameter, _ in OUTLOOK_ANYWHERE_FIELDS]
+            line = [("Identity", oa["identity"])] + sorted(params.items(), key=lambda kv: order.index(kv[0]))
+            result.commands.append(ps_command("Set-OutlookAnywhere", dict(line)))
+
+    cas = state["client_access"]
+    if desired_uri is not None and cas is None:
+        raise VdirError("server %s has no client access service object (Get-%s found nothing)"
+                        % (server, client_access_cmdlet(state["server"]["version"])))
+    if cas is not None:
+        result.before["autodiscover_internal_uri"] = cas["autodiscover_internal_uri"]
+        result.after["autodiscover_internal_uri"] = cas["autodiscover_internal_uri"]
+        if desired_uri is not None:
+            wanted = desired_uri or None
+            if not _same_url(cas["autodiscover_internal_uri"], wanted):
+                version = state["server"]["version"]
+                if version is None:
+                    raise VdirError("cannot tell the Exchange version of server %s from its AdminDisplayVersion %r, "
+                                    "so whether to use Set-ClientAccessService or Set-ClientAccessServer"
+                                    % (server, state["server"]["admin_display_version"]))
+                result.commands.append(ps_command(
+                    "Set-" + client_access_cmdlet(version),
+                    {"Identity": cas["identity"] or server, "AutoDiscoverServiceInternalUri": wanted}))
+                result.after["autodiscover_internal_uri"] = wanted
+    return result
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The read script: one round, everything the plan needs (and exchange_info's per-server view).
+
+READ_SCRIPT = (
+    "$server = {server}\n"
+    "$srv = Get-ExchangeServer -Identity $server\n"
+    "$version = [string]$srv.AdminDisplayVersion\n"
+    "if ($version -like 'Version 15.0*') { $cas = @(Get-ClientAccessServer -Identity $server) } "
+    "else { $cas = @(Get-ClientAccessService -Identity $server) }\n"
+    # MAPI over HTTP came with Exchange 2013 SP1: a server without the cmdlet has no mapi virtual directory.
+    "$mapi = @()\n"
+    "try { $mapi = @(Get-MapiVirtualDirectory -Server $server -ADPropertiesOnly | "
+    "ForEach-Object { [ordered]@{ name = [string]$_.Name; identity = [string]$_.Identity; internal_url = [string]$_.InternalUrl; external_url = [string]$_.ExternalUrl } }) } "
+    "catch [System.Management.Automation.CommandNotFoundException] { $mapi = @() }\n"
+    "$vdirs = [ordered]@{\n"
+    "    owa = @(Get-OwaVirtualDirectory -Server $server -ADPropertiesOnly | "
+    "ForEach-Object { [ordered]@{ name = [string]$_.Name; identity = [string]$_.Identity; internal_url = [string]$_.InternalUrl; external_url = [string]$_.ExternalUrl } })\n"
+    "    ecp = @(Get-EcpVirtualDirectory -Server $server -ADPropertiesOnly | "
+    "ForEach-Object { [ordered]@{ name = [string]$_.Name; identity = [string]$_.Identity; internal_url = [string]$_.InternalUrl; external_url = [string]$_.ExternalUrl } })\n"
+    "    ews = @(Get-WebServicesVirtualDirectory -Server $server -ADPropertiesOnly | "
+    "ForEach-Object { [ordered]@{ name = [string]$_.Name; identity = [string]$_.Identity; internal_url = [string]$_.InternalUrl; external_url = [string]$_.ExternalUrl } })\n"
+    "    eas = @(Get-ActiveSyncVirtualDirectory -Server $server -ADPropertiesOnly | "
+    "ForEach-Object { [ordered]@{ name = [string]$_.Name; identity = [string]$_.Identity; internal_url = [string]$_.InternalUrl; external_url = [string]$_.ExternalUrl } })\n"
+    "    oab = @(Get-OabVirtualDirectory -Server $server -ADPropertiesOnly | "
+    "ForEach-Object { [ordered]@{ name = [string]$_.Name; identity = [string]$_.Identity; internal_url = [string]$_.InternalUrl; external_url = [string]$_.ExternalUrl } })\n"
+    "    mapi = $mapi\n"
+    "    powershell = @(Get-PowerShellVirtualDirectory -Server $server -ADPropertiesOnly | "
+    "ForEach-Object { [ordered]@{ name = [string]$_.Name; identity = [string]$_.Identity; internal_url = [string]$_.InternalUrl; external_url = [string]$_.ExternalUrl } })\n"
+    "}\n"
+    "$oa = @(Get-OutlookAnywhere -Server $server -ADPropertiesOnly | ForEach-Object { [ordered]@{ "
+    "name = [string]$_.Name; identity = [string]$_.Identity; "
+    "internal_hostname = [string]$_.InternalHostname; external_hostname = [string]$_.ExternalHostname; "
+    "internal_clients_require_ssl = [bool]$_.InternalClientsRequireSsl; "
+    "external_clients_require_ssl = [bool]$_.ExternalClientsRequireSsl; "
+    "internal_client_authentication_method = [string]$_.InternalClientAuthenticationMethod; "
+    "external_client_authentication_method = [string]$_.ExternalClientAuthenticationMethod } })\n"
+    "$casOut = @($cas | ForEach-Object { [ordered]@{ identity = [string]$_.Identity; "
+    "autodiscover_internal_uri = [string]$_.AutoDiscoverServiceInternalUri } })\n"
+    "ConvertTo-Json -Depth 6 -Compress -InputObject ([ordered]@{ "
+    "server = [ordered]@{ name = [string]$srv.Name; fqdn = [string]$srv.Fqdn; version = $version }; "
+    "vdirs = $vdirs; outlook_anywhere = $oa; client_access = $casOut })\n"
+)

@@ -1,0 +1,557 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mailops.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: exchange_receive_connector
+short_description: Manage an Exchange receive connector
+version_added: "0.1.0"
+description:
+  - Changes a receive connector (C(Set-ReceiveConnector)), for example the C(Client Frontend <SERVER>) connector
+    that authenticated SMTP clients (POP3/IMAP4 users) send through, or creates and removes custom connectors
+    (C(New-ReceiveConnector), C(Remove-ReceiveConnector)).
+  - Can set the connector's TLS certificate from a thumbprint; the module reads the certificate on the server in
+    the same read round and builds C(TlsCertificateName) (C(<I>issuer<S>subject)) from its bytes.
+  - Reads the connectors, the servers and (when needed) the server's certificates once, compares on the controller
+    and runs at most one batch of commands.
+author:
+  - mailops.exchange developers
+extends_documentation_fragment:
+  - mailops.exchange.connection
+options:
+  identity:
+    description:
+      - The connector as C(SERVER\Name), for example C(EX01\Client Frontend EX01).
+      - A bare name (without C(SERVER\)) is looked up on every server and must be unique.
+      - Mutually exclusive with O(name); one of them is required.
+    type: str
+  name:
+    description:
+      - Name of the connector; requires O(server).
+    type: str
+  server:
+    description:
+      - The Exchange server the connector belongs to (with O(name), or to create a connector).
+    type: str
+  state:
+    description:
+      - C(present) updates (or creates) the connector, C(absent) removes it.
+    type: str
+    choices: [present, absent]
+    default: present
+  usage:
+    description:
+      - Usage type of a new connector (C(New-ReceiveConnector -Usage)). Only used when the connector is created.
+    type: str
+    choices: [Custom, Internet, Internal, Partner, Client]
+    default: Custom
+  transport_role:
+    description:
+      - The transport service the connector belongs to. C(FrontendTransport) (Client Access services) or
+        C(HubTransport) (the Transport service on the Mailbox server).
+    type: str
+    choices: [FrontendTransport, HubTransport]
+  fqdn:
+    description:
+      - FQDN the connector announces in its SMTP banner and EHLO answer (and, with O(advertise_client_settings),
+        shows users as the SMTP server), for example C(mail.contoso.com). An empty string clears it.
+    type: str
+  tls_certificate_name:
+    description:
+      - The certificate the connector uses for STARTTLS, as C(<I>issuer<S>subject).
+      - Mutually exclusive with O(tls_certificate_thumbprint). An empty string clears it.
+    type: str
+  tls_certificate_thumbprint:
+    description:
+      - Thumbprint of a certificate installed on the connector's server; the module builds
+        C(<I>issuer<S>subject) from the certificate itself.
+      - Mutually exclusive with O(tls_certificate_name).
+    type: str
+  advertise_client_settings:
+    description:
+      - Whether Outlook on the web shows users this connector's FQDN and port as their SMTP settings.
+    type: bool
+  bindings:
+    description:
+      - Local IP addresses and ports the connector listens on, for example C(0.0.0.0:587) and C([::]:587).
+      - Compared order-insensitively. Required to create a connector.
+    type: list
+    elements: str
+  remote_ip_ranges:
+    description:
+      - Remote IP addresses the connector accepts mail from (an address, a range C(a-b) or a CIDR block).
+      - Compared order-insensitively. Required to create a connector.
+    type: list
+    elements: str
+  auth_mechanism:
+    description:
+      - The authentication mechanisms offered.
+    type: list
+    elements: str
+    choices: [None, Tls, Integrated, BasicAuth, BasicAuthRequireTLS, ExchangeServer, ExternalAuthoritative]
+  permission_groups:
+    description:
+      - Who is allowed to use the connector.
+    type: list
+    elements: str
+    choices: [None, AnonymousUsers, ExchangeUsers, ExchangeServers, ExchangeLegacyServers, Partners, Custom]
+notes:
+  - Supports C(check_mode) and C(diff); C(commands) lists the Exchange Management Shell lines run or, in check mode,
+    that would run.
+  - Options that are not given are left as they are.
+seealso:
+  - module: mailops.exchange.exchange_certificate
+  - module: mailops.exchange.exchange_send_connector
+  - name: Configure authenticated SMTP settings for POP3 and IMAP4 clients
+    description: Microsoft's procedure that this module automates.
+    link: https://learn.microsoft.com/exchange/clients/pop3-and-imap4/configure-authenticated-smtp
+'''
+
+EXAMPLES = r'''
+- name: Authenticated SMTP for POP3/IMAP4 clients on EX01 (Microsoft's procedure)
+  mailops.exchange.exchange_receive_connector:
+    identity: EX01\Client Frontend EX01
+    fqdn: mail.contoso.com
+    tls_certificate_thumbprint: 434AC224C8459924B26521298DE8AC3FA4F5A12E
+    advertise_client_settings: true
+
+- name: A relay connector for an application server
+  mailops.exchange.exchange_receive_connector:
+    name: Relay from APP01
+    server: EX01
+    usage: Custom
+    transport_role: FrontendTransport
+    bindings: ['0.0.0.0:25']
+    remote_ip_ranges: ['10.0.5.20']
+    permission_groups: [AnonymousUsers]
+
+- name: Remove it again
+  mailops.exchange.exchange_receive_connector:
+    identity: EX01\Relay from APP01
+    state: absent
+'''
+
+RETURN = r'''
+receive_connector:
+  description: The connector after the run (predicted in check mode) in the shape of the module's options;
+    empty when absent.
+  returned: always
+  type: dict
+  contains:
+    identity:
+      description: C(SERVER\Name).
+      type: str
+      sample: EX01\Client Frontend EX01
+    name:
+      description: Connector name.
+      type: str
+    server:
+      description: Server name.
+      type: str
+    fqdn:
+      description: FQDN or null.
+      type: str
+    tls_certificate_name:
+      description: C(<I>issuer<S>subject) or null.
+      type: str
+    advertise_client_settings:
+      description: Whether the settings are advertised.
+      type: bool
+    bindings:
+      description: Bindings as Exchange prints them.
+      type: list
+      elements: str
+    remote_ip_ranges:
+      description: Remote IP ranges as Exchange prints them.
+      type: list
+      elements: str
+    auth_mechanism:
+      description: Authentication mechanisms.
+      type: list
+      elements: str
+    permission_groups:
+      description: Permission groups.
+      type: list
+      elements: str
+    transport_role:
+      description: FrontendTransport or HubTransport.
+      type: str
+    state:
+      description: present or absent.
+      type: str
+commands:
+  description: The Exchange Management Shell commands run (or, in check mode, that would run), in order.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - Set-ReceiveConnector -Identity 'EX01\Client Frontend EX01' -Fqdn 'mail.contoso.com' -AdvertiseClientSettings:$true
+diff:
+  description: Before and after of the managed properties (with C(--diff)).
+  returned: when diff mode is on
+  type: dict
+'''
+
+import base64
+import ipaddress
+import re
+
+from ansible_collections.mailops.exchange.plugins.module_utils import canonical
+from ansible_collections.mailops.exchange.plugins.module_utils.exchange_module import ExchangeModule
+from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_command, ps_script
+
+READ_TEMPLATE = u"""$connectors = @(Get-ReceiveConnector | ForEach-Object {
+    [pscustomobject]@{
+        Name = [string]$_.Name
+        Identity = [string]$_.Identity
+        Server = [string]$_.Server
+        Fqdn = [string]$_.Fqdn
+        TlsCertificateName = [string]$_.TlsCertificateName
+        AdvertiseClientSettings = [bool]$_.AdvertiseClientSettings
+        Bindings = @($_.Bindings | ForEach-Object { $_.ToString() })
+        RemoteIPRanges = @($_.RemoteIPRanges | ForEach-Object { $_.ToString() })
+        AuthMechanism = $_.AuthMechanism.ToString()
+        PermissionGroups = $_.PermissionGroups.ToString()
+        TransportRole = $_.TransportRole.ToString()
+    }
+})
+$servers = @(Get-ExchangeServer | ForEach-Object { [string]$_.Name })
+$certificates = @()
+if ({read_certificates}) {
+    $certificates = @(Get-ExchangeCertificate -Server {server} | ForEach-Object {
+        [pscustomobject]@{ Thumbprint = [string]$_.Thumbprint; RawData = [System.Convert]::ToBase64String($_.RawData) }
+    })
+}
+ConvertTo-Json -InputObject ([pscustomobject]@{ connectors = $connectors; servers = $servers; certificates = $certificates }) -Depth 6 -Compress
+"""
+
+AUTH_MECHANISMS = ["None", "Tls", "Integrated", "BasicAuth", "BasicAuthRequireTLS", "ExchangeServer",
+                   "ExternalAuthoritative"]
+PERMISSION_GROUPS = ["None", "AnonymousUsers", "ExchangeUsers", "ExchangeServers", "ExchangeLegacyServers", "Partners",
+                     "Custom"]
+_SERVER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def flags(value):
+    """``'Tls, Integrated'`` (an enum's string form) or a list -> list of names; ``None`` flag alone -> []."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    names = [v.strip() for v in value if v and v.strip()]
+    return [n for n in names if n.casefold() != "none"]
+
+
+def same_flags(a, b):
+    return canonical.same_set(flags(a), flags(b), key=lambda v: v.casefold())
+
+
+def binding(value):
+    """Canonical IP binding: ``0.0.0.0:25``, ``[::]:25`` (addresses compressed, lower-case)."""
+    value = canonical.text(value)
+    if value is None:
+        return None
+    match = re.match(r"^\[?(?P<ip>[0-9A-Fa-f:.]+?)\]?:(?P<port>\d{1,5})$", value)
+    if not match:
+        raise ValueError("binding %r is not IP:port (for example 0.0.0.0:587 or [::]:587)" % value)
+    port = int(match.group("port"))
+    if not 0 < port < 65536:
+        raise ValueError("binding %r: port out of range" % value)
+    try:
+        address = ipaddress.ip_address(match.group("ip"))
+    except ValueError:
+        raise ValueError("binding %r: %r is not an IP address" % (value, match.group("ip")))
+    if address.version == 6:
+        return "[%s]:%d" % (address.compressed, port)
+    return "%s:%d" % (address.compressed, port)
+
+
+def ip_range(value):
+    """Canonical remote IP range: an address, ``a-b`` or a CIDR block, compressed."""
+    value = canonical.text(value)
+    if value is None:
+        return None
+    try:
+        if "-" in value:
+            low, high = [ipaddress.ip_address(part.strip()) for part in value.split("-", 1)]
+            if low.version != high.version or int(low) > int(high):
+                raise ValueError
+            return "%s-%s" % (low.compressed, high.compressed)
+        if "/" in value:
+            network = ipaddress.ip_network(value, strict=False)
+            return "%s/%d" % (network.network_address.compressed, network.prefixlen)
+        return ipaddress.ip_address(value).compressed
+    except ValueError:
+        raise ValueError("remote IP range %r is not an address, a range like 10.0.0.1-10.0.0.9 or a CIDR block "
+                         "like 10.0.0.0/24" % value)
+
+
+def target(params):
+    """(server or None, name) from identity / name + server."""
+    identity = canonical.text(params.get("identity"))
+    if identity is not None:
+        if "\\" in identity:
+            server, name = identity.split("\\", 1)
+            if params.get("server") and params["server"].strip().casefold() != server.strip().casefold():
+                raise ValueError("identity %r names server %s but server is %s" % (identity, server, params["server"]))
+            return server.strip(), name.strip()
+        return canonical.text(params.get("server")), identity
+    return canonical.text(params.get("server")), canonical.text(params.get("name"))
+
+
+def validate(params):
+    identity, name = canonical.text(params.get("identity")), canonical.text(params.get("name"))
+    if (identity is None) == (name is None):
+        raise ValueError("give either identity (SERVER\\Name) or name together with server")
+    server, name = target(params)
+    if not name:
+        raise ValueError("the connector name must not be empty")
+    if identity is None and server is None:
+        raise ValueError("name requires server")
+    if server is not None and not _SERVER_RE.match(server):
+        raise ValueError("%r is not an Exchange server name (like EX01)" % server)
+    if params.get("state") == "absent":
+        return
+    if params.get("tls_certificate_name") is not None and params.get("tls_certificate_thumbprint") is not None:
+        raise ValueError("tls_certificate_name and tls_certificate_thumbprint are mutually exclusive")
+    name_value = canonical.text(params.get("tls_certificate_name"))
+    if name_value is not None and not re.match(r"^<I>.+<S>.+$", name_value, re.DOTALL):
+        raise ValueError("tls_certificate_name must look like <I>issuer<S>subject, got %r" % name_value)
+    if params.get("tls_certificate_thumbprint") is not None:
+        normalise_thumbprint(params["tls_certificate_thumbprint"])
+    if params.get("fqdn") and not canonical.valid_domain(params["fqdn"]):
+        raise ValueError("fqdn %r is not a valid host name" % params["fqdn"])
+    for item in params.get("bindings") or []:
+        binding(item)
+    for item in params.get("remote_ip_ranges") or []:
+        ip_range(item)
+    if params.get("bindings") == []:
+        raise ValueError("bindings must not be empty")
+    if params.get("remote_ip_ranges") == []:
+        raise ValueError("remote_ip_ranges must not be empty")
+    for option in ("auth_mechanism", "permission_groups"):
+        values = params.get(option) or []
+        if len(values) > 1 and "None" in values:
+            raise ValueError("%s: None cannot be combined with other values" % option)
+
+
+def normalise_thumbprint(value):
+    cleaned = re.sub(r"[\s:]", "", value or "").upper().lstrip("\u200e")
+    if not re.match(r"^[0-9A-F]{40}$", cleaned):
+        raise ValueError("%r is not a certificate thumbprint (40 hexadecimal characters)" % value)
+    return cleaned
+
+
+def certificate_tls_name(certificates, thumbprint, server):
+    """``<I>issuer<S>subject`` of the certificate with this thumbprint, computed from its bytes."""
+    from ansible_collections.mailops.exchange.plugins.module_utils import certificate_info
+
+    wanted = normalise_thumbprint(thumbprint)
+    seen = []
+    for record in _as_list(certificates):
+        raw = record.get("RawData")
+        if not raw:
+            continue
+        certificate = certificate_info.load_certificate(base64.b64decode(raw))
+        actual = certificate_info.thumbprint(certificate)
+        seen.append(actual)
+        if actual == wanted:
+            return certificate_info.tls_certificate_name(certificate)
+    raise ValueError("no certificate with thumbprint %s on server %s (certificates there: %s)"
+                     % (wanted, server, ", ".join(seen) or "none"))
+
+
+def normalise(record):
+    identity = record.get("Identity") or ""
+    server = record.get("Server") or (identity.split("\\", 1)[0] if "\\" in identity else None)
+    return {
+        "identity": identity,
+        "name": record.get("Name"),
+        "server": server,
+        "fqdn": canonical.text(record.get("Fqdn")),
+        "tls_certificate_name": canonical.text(record.get("TlsCertificateName")),
+        "advertise_client_settings": bool(record.get("AdvertiseClientSettings")),
+        "bindings": _as_list(record.get("Bindings")),
+        "remote_ip_ranges": _as_list(record.get("RemoteIPRanges")),
+        "auth_mechanism": flags(record.get("AuthMechanism")),
+        "permission_groups": flags(record.get("PermissionGroups")),
+        "transport_role": record.get("TransportRole"),
+        "state": "present",
+    }
+
+
+def read_script(params):
+    server, _ = target(params)
+    wants_certificate = params.get("state") != "absent" and params.get("tls_certificate_thumbprint") is not None
+    return ps_script(READ_TEMPLATE, read_certificates=bool(wants_certificate and server), server=server or "")
+
+
+def plan(params, read):
+    """Pure planning: (commands, before, after) from the options and the read round."""
+    read = read or {}
+    connectors = [normalise(c) for c in _as_list(read.get("connectors"))]
+    servers = [s for s in _as_list(read.get("servers")) if s]
+    server, name = target(params)
+    if server is not None:
+        known = {s.casefold(): s for s in servers}
+        if server.casefold() not in known:
+            raise ValueError("server '%s' is not an Exchange server of this organisation (servers: %s)"
+                             % (server, ", ".join(servers) or "none found"))
+        server = known[server.casefold()]
+        matches = [c for c in connectors if (c["server"] or "").casefold() == server.casefold()
+                   and (c["name"] or "").casefold() == name.casefold()]
+    else:
+        matches = [c for c in connectors if (c["name"] or "").casefold() == name.casefold()]
+        if len(matches) > 1:
+            raise ValueError("receive connector name '%s' exists on several servers (%s): use SERVER\\Name"
+                             % (name, ", ".join(c["identity"] for c in matches)))
+    current = matches[0] if matches else None
+    identity = current["identity"] if current else ("%s\\%s" % (server, name) if server else name)
+    before = dict(current) if current else {"identity": identity, "state": "absent"}
+
+    if params.get("state") == "absent":
+        if current is None:
+            return [], before, dict(before)
+        return ([ps_command("Remove-ReceiveConnector", {"Identity": current["identity"], "Confirm": False})], before,
+                {"identity": current["identity"], "state": "absent"})
+
+    wanted_tls = None
+    if params.get("tls_certificate_thumbprint") is not None:
+        wanted_tls = certificate_tls_name(read.get("certificates"), params["tls_certificate_thumbprint"],
+                                          server or (current or {}).get("server"))
+    elif params.get("tls_certificate_name") is not None:
+        wanted_tls = params["tls_certificate_name"].strip()
+
+    if current is None:
+        if server is None:
+            raise ValueError("receive connector '%s' does not exist; give server (or identity SERVER\\Name) to create "
+                             "it" % name)
+        missing = [o for o in ("bindings", "remote_ip_ranges") if not params.get(o)]
+        if missing:
+            raise ValueError("receive connector '%s' does not exist; creating it needs %s"
+                             % (identity, " and ".join(missing)))
+        line = {"Name": name, "Server": server, "Usage": params.get("usage") or "Custom",
+                "Bindings": [b.strip() for b in params["bindings"]],
+                "RemoteIPRanges": [r.strip() for r in params["remote_ip_ranges"]]}
+        line.update(_set_parameters(params, wanted_tls))
+        for key in ("Fqdn", "TlsCertificateName"):
+            if key in line and line[key] is None:
+                del line[key]
+        after = {
+            "identity": identity, "name": name, "server": server,
+            "fqdn": canonical.text(params.get("fqdn")), "tls_certificate_name": wanted_tls or None,
+            "advertise_client_settings": bool(params.get("advertise_client_settings")),
+            "bindings": line["Bindings"], "remote_ip_ranges": line["RemoteIPRanges"],
+            "auth_mechanism": flags(params.get("auth_mechanism")),
+            "permission_groups": flags(params.get("permission_groups")),
+            "transport_role": params.get("transport_role"), "state": "present",
+        }
+        return [ps_command("New-ReceiveConnector", line)], before, after
+
+    changes = {}
+    after = dict(current)
+    if params.get("transport_role") and params["transport_role"] != current["transport_role"]:
+        changes["TransportRole"] = params["transport_role"]
+        after["transport_role"] = params["transport_role"]
+    if params.get("fqdn") is not None and canonical.fqdn(params["fqdn"]) != canonical.fqdn(current["fqdn"]):
+        changes["Fqdn"] = canonical.text(params["fqdn"])
+        after["fqdn"] = canonical.text(params["fqdn"])
+    if wanted_tls is not None and not canonical.same_text(wanted_tls, current["tls_certificate_name"], casefold=True):
+        changes["TlsCertificateName"] = canonical.text(wanted_tls)
+        after["tls_certificate_name"] = canonical.text(wanted_tls)
+    if params.get("advertise_client_settings") is not None and \
+            params["advertise_client_settings"] != current["advertise_client_settings"]:
+        changes["AdvertiseClientSettings"] = params["advertise_client_settings"]
+        after["advertise_client_settings"] = params["advertise_client_settings"]
+    if params.get("bindings") is not None and not canonical.same_set(params["bindings"], current["bindings"],
+                                                                     key=binding):
+        changes["Bindings"] = [b.strip() for b in params["bindings"]]
+        after["bindings"] = changes["Bindings"]
+    if params.get("remote_ip_ranges") is not None and not canonical.same_set(
+            params["remote_ip_ranges"], current["remote_ip_ranges"], key=ip_range):
+        changes["RemoteIPRanges"] = [r.strip() for r in params["remote_ip_ranges"]]
+        after["remote_ip_ranges"] = changes["RemoteIPRanges"]
+    if params.get("auth_mechanism") is not None and not same_flags(params["auth_mechanism"], current["auth_mechanism"]):
+        changes["AuthMechanism"] = _flags_argument(params["auth_mechanism"])
+        after["auth_mechanism"] = flags(params["auth_mechanism"])
+    if params.get("permission_groups") is not None and not same_flags(params["permission_groups"],
+                                                                      current["permission_groups"]):
+        changes["PermissionGroups"] = _flags_argument(params["permission_groups"])
+        after["permission_groups"] = flags(params["permission_groups"])
+    if not changes:
+        return [], before, after
+    line = {"Identity": current["identity"]}
+    line.update(changes)
+    return [ps_command("Set-ReceiveConnector", line)], before, after
+
+
+def _flags_argument(values):
+    names = flags(values)
+    return ", ".join(names) if names else "None"
+
+
+def _set_parameters(params, wanted_tls):
+    out = {}
+    if params.get("transport_role"):
+        out["TransportRole"] = params["transport_role"]
+    if params.get("fqdn") is not None:
+        out["Fqdn"] = canonical.text(params["fqdn"])
+    if wanted_tls is not None:
+        out["TlsCertificateName"] = canonical.text(wanted_tls)
+    if params.get("advertise_client_settings") is not None:
+        out["AdvertiseClientSettings"] = params["advertise_client_settings"]
+    if params.get("auth_mechanism") is not None:
+        out["AuthMechanism"] = _flags_argument(params["auth_mechanism"])
+    if params.get("permission_groups") is not None:
+        out["PermissionGroups"] = _flags_argument(params["permission_groups"])
+    return out
+
+
+def main():
+    module = ExchangeModule(
+        argument_spec=dict(
+            identity=dict(type="str"),
+            name=dict(type="str"),
+            server=dict(type="str"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            usage=dict(type="str", choices=["Custom", "Internet", "Internal", "Partner", "Client"], default="Custom"),
+            transport_role=dict(type="str", choices=["FrontendTransport", "HubTransport"]),
+            fqdn=dict(type="str"),
+            tls_certificate_name=dict(type="str"),
+            tls_certificate_thumbprint=dict(type="str"),
+            advertise_client_settings=dict(type="bool"),
+            bindings=dict(type="list", elements="str"),
+            remote_ip_ranges=dict(type="list", elements="str"),
+            auth_mechanism=dict(type="list", elements="str", choices=AUTH_MECHANISMS),
+            permission_groups=dict(type="list", elements="str", choices=PERMISSION_GROUPS),
+        ),
+        mutually_exclusive=[["identity", "name"], ["tls_certificate_name", "tls_certificate_thumbprint"]],
+        required_one_of=[["identity", "name"]],
+        required_by={"name": "server"},
+    )
+
+    def run(module):
+        validate(module.params)
+        read = module.query(read_script(module.params))
+        commands, before, after = plan(module.params, read)
+        module.apply(commands)
+        module.exit(changed=bool(commands), before=before, after=after,
+                    receive_connector=after if after.get("state") == "present" else {})
+
+    module.run(run)
+
+
+if __name__ == "__main__":
+    main()

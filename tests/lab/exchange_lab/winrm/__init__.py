@@ -1,0 +1,1 @@
+"""The lab's WS-Management (WinRM) endpoint: SOAP shell operations, Basic/NTLM auth, message encryption, HTTPS."""
