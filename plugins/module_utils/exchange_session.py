@@ -44,7 +44,7 @@ except ImportError as exc:  # reported by ExchangeModule with missing_required_l
     Protocol = None
 
 from ansible_collections.mailops.exchange.plugins.module_utils.quoting import (
-    command_argument, ps_script,
+    command_argument, ps_literal, ps_script,
 )
 
 POWERSHELL_COMMAND = (
@@ -121,15 +121,13 @@ class ExchangeCommandError(ExchangeError):
 
 # The envelope around a read script: its output, or a JSON error record, between two markers.
 _QUERY_ENVELOPE = u"""$ErrorActionPreference = 'Stop'
-$__mailops_current = $null
 try {
-    $__mailops_current = {script}
     $__mailops_output = & ([scriptblock]::Create({script}))
     Write-Output {begin}
     $__mailops_output
     Write-Output {ok}
 } catch {
-    $__mailops_error = [ordered]@{ message = [string]$_.Exception.Message; command = [string]$_.InvocationInfo.MyCommand.Name; target = [string]$_.TargetObject; id = [string]$_.FullyQualifiedErrorId; current = $__mailops_current }
+    $__mailops_error = [ordered]@{ message = [string]$_.Exception.Message; command = [string]$_.InvocationInfo.MyCommand.Name; target = [string]$_.TargetObject; id = [string]$_.FullyQualifiedErrorId }
     Write-Output {begin}
     ConvertTo-Json -InputObject $__mailops_error -Compress
     Write-Output {err}
@@ -157,7 +155,8 @@ try {
 _STDIN_LINE = (u"& ([scriptblock]::Create([System.Text.Encoding]::UTF8.GetString("
                u"[System.Convert]::FromBase64String({payload}))))")
 
-_LOAD_REMOTE_SESSION = u"""$cred = New-Object System.Management.Automation.PSCredential({username}, (ConvertTo-SecureString {password} -AsPlainText -Force))
+_LOAD_REMOTE_SESSION = u"""$password = ConvertTo-SecureString {password} -AsPlainText -Force
+$cred = New-Object System.Management.Automation.PSCredential -ArgumentList {username}, $password
 $s = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri {uri} -Authentication Kerberos -Credential $cred
 Import-PSSession $s -DisableNameChecking -AllowClobber | Out-Null
 """
@@ -199,6 +198,19 @@ def clean_clixml(data):
 
 def _decode_clixml_text(value):
     return re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m.group(1), 16)), value).replace("\r\n", "\n")
+
+
+MASK = "********"
+
+
+def redact(text, secrets_):
+    """Replace every secret (as is, and as it appears inside a PowerShell literal) by ********."""
+    if not text:
+        return text
+    for secret in sorted({x for x in secrets_ if x}, key=len, reverse=True):
+        for form in (ps_literal(secret)[1:-1], secret):
+            text = text.replace(form, MASK)
+    return text
 
 
 def _is_ip_address(value):
@@ -398,7 +410,10 @@ class ExchangeSession(object):
         self.scripts_run += 1
         self._call("sending %s" % what, lambda: self._protocol.send_command_input(
             self._shell_id, self._command_id, line.encode("utf-8"), end=False))
-        status, body, stderr = self._read_until(token, what)
+        try:
+            status, body, stderr = self._read_until(token, what)
+        except ExchangeConnectionError as exc:
+            raise ExchangeConnectionError(self._redact(str(exc)))
         if stderr:
             self.stderr.append(stderr)
         if status == "OK":
@@ -409,8 +424,11 @@ class ExchangeSession(object):
             record = {"message": body.strip()}
         raise self._command_error(record, values.get("commands"), stderr)
 
+    def _redact(self, text):
+        return redact(text, [self._password])
+
     def _command_error(self, record, commands, stderr):
-        message = record.get("message") or stderr or "unknown error"
+        message = self._redact(record.get("message") or stderr or "unknown error")
         current = record.get("current")
         cmdlet = record.get("command") or None
         target = record.get("target") or None
@@ -421,7 +439,7 @@ class ExchangeSession(object):
                 target = command_argument(current, "Identity") or command_argument(current, "Name")
         elif not cmdlet:
             cmdlet = "PowerShell"
-        return ExchangeCommandError(cmdlet, target, message, command=current if commands else None,
+        return ExchangeCommandError(cmdlet, self._redact(target), message, command=current if commands else None,
                                     error_id=record.get("id"))
 
     def _read_until(self, token, what):

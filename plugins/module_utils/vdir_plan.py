@@ -556,8 +556,9 @@ def plan(state, desired_urls, desired_oa, desired_uri):
 # ------------------------------------------------------------------------------------------------------------
 # The read script: one round, everything the plan needs (and exchange_info's per-server view).
 
-READ_SCRIPT = (
-    "$server = {server}\n"
+# The per-server read: for the server named by ``$server`` it leaves ``$serverState`` (the shape
+# :func:`current_state` takes). No value is put into this text; the server name is a variable.
+SERVER_BLOCK = (
     "$srv = Get-ExchangeServer -Identity $server\n"
     "$version = [string]$srv.AdminDisplayVersion\n"
     "if ($version -like 'Version 15.0*') { $cas = @(Get-ClientAccessServer -Identity $server) } "
@@ -591,7 +592,13 @@ READ_SCRIPT = (
     "external_client_authentication_method = [string]$_.ExternalClientAuthenticationMethod } })\n"
     "$casOut = @($cas | ForEach-Object { [ordered]@{ identity = [string]$_.Identity; "
     "autodiscover_internal_uri = [string]$_.AutoDiscoverServiceInternalUri } })\n"
-    "ConvertTo-Json -Depth 6 -Compress -InputObject ([ordered]@{ "
+    "$serverState = [ordered]@{ "
     "server = [ordered]@{ name = [string]$srv.Name; fqdn = [string]$srv.Fqdn; version = $version }; "
-    "vdirs = $vdirs; outlook_anywhere = $oa; client_access = $casOut })\n"
+    "vdirs = $vdirs; outlook_anywhere = $oa; client_access = $casOut }\n"
+)
+
+# The read of exchange_vdir_url: one server. (exchange_info runs SERVER_BLOCK for each chosen server.)
+READ_SCRIPT = (
+    "$server = {server}\n" + SERVER_BLOCK
+    + "ConvertTo-Json -Depth 6 -Compress -InputObject $serverState\n"
 )

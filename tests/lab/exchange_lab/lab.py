@@ -72,6 +72,8 @@ class Lab:
         factory = process_factory or default_process_factory()
         acquire_user_file(ctx.users.path)
 
+        # Clients reach a wildcard listener through loopback (and the certificate names 127.0.0.1 and ::1 hosts).
+        advertised = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
         services: dict[str, WinRMService] = {}
         listeners: list[WinRMListener] = []
         described: dict[str, dict[str, str]] = {}
@@ -81,8 +83,8 @@ class Lab:
                 services[server] = service
                 fqdn = ctx.org.server_fqdn(server)
                 names = [fqdn, server, server.lower(), "localhost", "127.0.0.1"]
-                if host not in names and host not in ("0.0.0.0", "::"):
-                    names.append(host)
+                if advertised not in names:
+                    names.append(advertised)
                 tls_files = ctx.ca.server_credentials(names, stem=f"winrm-{server}")
                 http_port = base_port + 2 * index if base_port else 0
                 https_port = base_port + 2 * index + 1 if base_port else 0
@@ -91,7 +93,7 @@ class Lab:
                 listeners.append(http)
                 https = WinRMListener(service, host, https_port, tls_files, **options)
                 listeners.append(https)
-                described[server] = {"fqdn": fqdn, "http": http.url, "https": https.url}
+                described[server] = {"fqdn": fqdn, "http": http.url_for(advertised), "https": https.url_for(advertised)}
         except BaseException:
             for listener in listeners:
                 listener.server_close()

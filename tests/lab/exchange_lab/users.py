@@ -59,4 +59,4 @@ class Users:
 
     def check(self, name: str, password: str) -> User | None:
         user = self.find(name)
-        return user if user is not None and secrets.compare_digest(user.password, password) else None
+        return user if user is not None and secrets.compare_digest(user.password.encode("utf-8"), password.encode("utf-8")) else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from conftest import LAB_ROOT, LabProcess, serve_args
+from lab_support import LAB_ROOT, LabProcess, serve_args
 
 
 def _importable(module: str, name: str) -> bool:
@@ -140,7 +141,13 @@ def test_show_state_prints_the_organisation_and_it_survives_a_restart(lab_proces
     snapshot = json.loads(first.stdout)
     assert "2016" in json.dumps(snapshot) and "corp.fabrikam.com" in json.dumps(snapshot)
 
-    again = lab_process(state_dir=tmp_path)  # no --version/--servers/--domain: the organisation is kept
+    # Other seed arguments for an existing organisation are refused, not silently applied.
+    conflict = LabProcess(tmp_path, serve_args("2019", ("EX01",), "corp.fabrikam.com"))
+    assert conflict.process.wait(60) == 2
+    assert "seeded differently" in conflict.log() and "Exchange 2016" in conflict.log()
+    conflict.stop()
+
+    again = lab_process(state_dir=tmp_path, version=None, servers=None, domain=None)  # the organisation is kept
     assert (again["version"], again["domain"], set(again["servers"])) == ("2016", "corp.fabrikam.com", {"EX01"})
     again["process"].stop()
     assert json.loads(run_cli("show-state", "--state", str(tmp_path)).stdout) == snapshot
@@ -151,14 +158,42 @@ def test_show_state_of_a_missing_lab(tmp_path):
     assert result.returncode == 2 and "no lab state" in result.stderr
 
 
-@needs_full_lab
-def test_end_to_end_run_ps_through_the_real_interpreter(lab_process):
-    """The real PowerShell host behind the endpoint: a script runs and its output comes back through WinRM."""
+def _session(endpoints, server="EX01", scheme="https"):
     import winrm
 
-    endpoints = lab_process(servers=("EX01",))
-    client = winrm.Session(endpoints["servers"]["EX01"]["https"], auth=(endpoints["username"], endpoints["password"]),
-                           transport="ntlm", server_cert_validation="validate", ca_trust_path=endpoints["ca_bundle"])
-    result = client.run_ps("$greeting = 'hello'\nWrite-Output \"$greeting from the lab\"")
+    return winrm.Session(endpoints["servers"][server][scheme], auth=(endpoints["username"], endpoints["password"]),
+                         transport="ntlm", server_cert_validation="validate", ca_trust_path=endpoints["ca_bundle"])
+
+
+@needs_full_lab
+def test_end_to_end_run_ps_through_the_real_interpreter(lab_endpoints):
+    """The real PowerShell host behind the endpoint: a script runs and its output comes back through WinRM."""
+    result = _session(lab_endpoints, "EX01", "http").run_ps("$greeting = 'hello'\nWrite-Output \"$greeting from the lab\"")
     assert result.status_code == 0, result.std_err
     assert result.std_out.decode().strip() == "hello from the lab"
+
+
+@needs_full_lab
+def test_end_to_end_script_on_stdin(lab_endpoints):
+    """``powershell -Command -`` runs the lines it reads from stdin; closing stdin ends the process."""
+    client = _session(lab_endpoints, "EX02", "https").protocol
+    shell_id = client.open_shell()
+    command_id = client.run_command(shell_id, "powershell", ["-NoProfile", "-NonInteractive", "-Command", "-"])
+    client.send_command_input(shell_id, command_id, b"Write-Output (6 * 7)\r\n", end=True)
+    stdout, stderr, code = client.get_command_output(shell_id, command_id)
+    client.cleanup_command(shell_id, command_id)
+    client.close_shell(shell_id)
+    assert code == 0, stderr
+    assert stdout.decode().strip() == "42"
+
+
+@needs_full_lab
+def test_end_to_end_long_encodedcommand_fails_as_on_windows(lab_endpoints):
+    """A 9,000-character -encodedcommand is longer than cmd.exe accepts: the host refuses it, nothing runs."""
+    script = "Write-Output '" + "x" * 3355 + "'"
+    client = _session(lab_endpoints, "EX01", "https")
+    result = client.run_ps(script)
+    assert len(f"powershell -encodedcommand {base64.b64encode(script.encode('utf-16-le')).decode()}") > 9000
+    assert result.status_code == 1
+    assert b"The command line is too long." in result.std_err
+    assert result.std_out == b""

@@ -10,7 +10,6 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import requests
-import winrm
 from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
 
 from test_winrm_transport import http_lines, protocol, session
@@ -323,3 +322,23 @@ def test_transport_error_for_a_bad_encrypted_body(winrm_lab):
     with pytest.raises(WinRMTransportError) as error:
         second.open_shell()
     assert error.value.code == 400
+
+
+def test_idle_shells_expire(winrm_lab):
+    client = protocol(winrm_lab, "https", "basic")
+    shell_id = client.open_shell(idle_timeout=1)
+    time.sleep(1.3)
+    with pytest.raises(WSManFaultError) as fault:
+        client.run_command(shell_id, "echo", ["x"])
+    assert fault.value.wsman_fault_code == 2150858843
+    assert winrm_lab.lab.services["EX01"].shells.count() == 0
+
+
+def test_envelope_larger_than_max_envelope_size_is_refused(winrm_lab):
+    shell_id = create_shell(winrm_lab)
+    status, reply, _ = raw_request(
+        winrm_lab, "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command",
+        "<rsp:CommandLine><rsp:Command>echo</rsp:Command><rsp:Arguments>" + "x" * 520_000 + "</rsp:Arguments></rsp:CommandLine>", shell_id)
+    assert status == 500
+    assert reply.find(".//s:Subcode/s:Value", NS).text == "w:EncodingLimit"
+    assert winrm_lab.processes.started == []

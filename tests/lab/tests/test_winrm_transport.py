@@ -217,7 +217,7 @@ def test_basic_credentials_in_upn_form(winrm_lab):
 
 def test_basic_over_http_can_be_refused(winrm_lab, tmp_path):
     """With --refuse-basic-over-http the lab behaves like Windows' default AllowUnencrypted=false for Basic too."""
-    from conftest import FakeOrganization, FakeProcesses
+    from lab_support import FakeOrganization, FakeProcesses
     from exchange_lab.ca import LabCA
     from exchange_lab.context import LabContext
     from exchange_lab.faults import Faults
@@ -260,3 +260,77 @@ def test_basic_header_round_trip_is_plain_base64(winrm_lab):
     response = requests.post(winrm_lab.url("EX01", "https"), data=b"", verify=winrm_lab.endpoints["ca_bundle"],
                              headers={"Authorization": f"Basic {token}"})
     assert response.status_code == 200
+
+
+CREATE_SHELL = (
+    '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
+    'xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd" xmlns:rsp="http://schemas.microsoft.com/wbem/wsman/1/windows/shell">'
+    "<s:Header><w:ResourceURI>http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd</w:ResourceURI>"
+    "<a:Action>http://schemas.xmlsoap.org/ws/2004/09/transfer/Create</a:Action><a:MessageID>uuid:0A6D1C2E-1111-4222-8333-944455556666</a:MessageID>"
+    "<w:OperationTimeout>PT20S</w:OperationTimeout></s:Header>"
+    "<s:Body><rsp:Shell><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell></s:Body></s:Envelope>"
+)
+
+
+def _spnego_logon(lab, scheme: str, http: requests.Session, bindings=None):
+    # verify= per request: REQUESTS_CA_BUNDLE in the environment would override a Session's verify.
+    """Log on with NTLM wrapped in SPNEGO, as Windows clients and pyspnego's negotiate clients do."""
+    import spnego
+
+    client = spnego.client(lab.endpoints["username"], lab.endpoints["password"], hostname="localhost", service="http",
+                           protocol="negotiate", channel_bindings=bindings)
+    token = client.step()
+    url = lab.url("EX01", scheme)
+    while True:
+        response = http.post(url, data=b"", verify=lab.endpoints["ca_bundle"] if scheme == "https" else True,
+                             headers={"Authorization": "Negotiate " + base64.b64encode(token).decode()})
+        offered = response.headers.get("WWW-Authenticate", "")
+        if response.status_code != 401 or not offered.startswith("Negotiate "):
+            break
+        token = client.step(base64.b64decode(offered.split(" ", 1)[1]))
+    if offered.startswith("Negotiate "):
+        client.step(base64.b64decode(offered.split(" ", 1)[1]))  # the server's mechListMIC
+    return client, response
+
+
+def test_spnego_wrapped_ntlm_over_https(winrm_lab):
+    from spnego.channel_bindings import GssChannelBindings
+
+    from exchange_lab.winrm.auth import channel_bindings_for
+
+    cert_path, _ = winrm_lab.context.ca.server_credentials([], stem="winrm-EX01")
+    with requests.Session() as http:
+        bindings = channel_bindings_for(cert_path.read_bytes())
+        client, response = _spnego_logon(winrm_lab, "https", http, GssChannelBindings(application_data=bindings.application_data))
+        assert response.status_code == 200 and client.complete
+        created = http.post(winrm_lab.url("EX01", "https"), data=CREATE_SHELL.encode(), verify=winrm_lab.endpoints["ca_bundle"],
+                            headers={"Content-Type": "application/soap+xml;charset=UTF-8"})
+        assert created.status_code == 200 and b'Name="ShellId"' in created.content
+    assert http_lines(winrm_lab)[-1]["auth"] == "negotiate"
+
+
+def test_spnego_wrapped_ntlm_over_http_is_encrypted(winrm_lab):
+    from exchange_lab.winrm import encryption
+
+    with requests.Session() as http:
+        client, response = _spnego_logon(winrm_lab, "http", http)
+        assert response.status_code == 200
+        plain = http.post(winrm_lab.url("EX01", "http"), data=CREATE_SHELL.encode(),
+                          headers={"Content-Type": "application/soap+xml;charset=UTF-8"})
+        assert plain.status_code == 401  # AllowUnencrypted=false
+    with requests.Session() as http:
+        client, response = _spnego_logon(winrm_lab, "http", http)
+        sealed = http.post(winrm_lab.url("EX01", "http"), data=encryption.encrypt(client, CREATE_SHELL.encode()),
+                           headers={"Content-Type": encryption.CONTENT_TYPE})
+        assert sealed.status_code == 200 and encryption.is_encrypted(sealed.headers["Content-Type"])
+        assert b'Name="ShellId"' in encryption.decrypt(client, sealed.content)
+
+
+def test_kerberos_is_not_available(winrm_lab):
+    """A Kerberos-only SPNEGO token cannot be accepted: the lab has no KDC."""
+    # SPNEGO NegTokenInit whose only mechanism is Kerberos (1.2.840.113554.1.2.2).
+    kerberos_only_init = bytes.fromhex("601b06062b0601050502a011300fa00d300b06092a864886f712010202")
+    response = requests.post(winrm_lab.url("EX01", "http"), data=b"",
+                             headers={"Authorization": "Negotiate " + base64.b64encode(kerberos_only_init).decode()})
+    assert response.status_code == 401
+    assert "no Kerberos" in http_lines(winrm_lab)[-1]["refused"]

@@ -19,11 +19,31 @@ pending request in the server's Personal store, oldest first::
       "sequence": 3                       # store order; higher is newer
     }
 
-Behaviour follows Microsoft's cmdlet reference (see the lab README for what is emulated and what is not):
-IIS is bound to one certificate per server (enabling IIS moves it); SMTP is additive metadata, and the server's
-default SMTP certificate changes only after Exchange's "Overwrite the existing default SMTP certificate?"
-prompt, which fails in the lab's non-interactive host unless ``-Force`` is given; ``Remove-ExchangeCertificate``
-asks for confirmation unless ``-Confirm:$false``; the internal transport certificate cannot be removed.
+Behaviour follows Microsoft's cmdlet reference:
+
+- Services are additive (``Enable-ExchangeCertificate`` never removes one). IIS is one binding per server, so
+  enabling IIS moves it from the previous certificate. SMTP stays on older certificates, but the server's default
+  SMTP (internal transport) certificate changes only after Exchange's "Overwrite the existing default SMTP
+  certificate?" prompt; a WinRM host cannot answer prompts, so without ``-Force`` the cmdlet fails with
+  PowerShell's HostException (the same wording the contract layer uses for ``-Confirm`` prompts). The same
+  prompt guards ``New-ExchangeCertificate`` for a self-signed certificate with SMTP (the default services are
+  IMAP, POP, SMTP).
+- ``Remove-ExchangeCertificate`` has ConfirmImpact High: it needs ``-Confirm:$false`` here. It refuses the
+  internal transport certificate and a certificate named by a Send connector's TlsCertificateName (Microsoft's
+  own error texts). Removing the IIS certificate leaves IIS without one.
+- ``-RequestFile`` (New) and ``-FileName`` (Import, Export) exist on 2013 only, as exchange-cmdlets.json says:
+  the 2022 H1 cumulative updates removed them from 2016 and 2019, so there PowerShell's binder refuses them as
+  unknown parameters (the contract layer does; these functions repeat the check). On 2013 ``-RequestFile`` is
+  accepted and returned text is the same, but the lab writes no file (the path is kept on the pending request);
+  ``Import-ExchangeCertificate -FileName`` reads the path on the lab host, which stands in for the server.
+- ``-DoNotRequireSsl`` and ``-NetworkServiceAllowed`` are accepted and change nothing the lab models.
+- Not emulated: the empty ``Services`` that Get-ExchangeCertificate has been reported to return through remote
+  PowerShell since the November 2023 security update, and the RawData-only objects real remoting captures carry
+  (FACTS.md section 2); the lab returns full objects in every mode. Robust clients read RawData anyway.
+- Error texts confirmed from public reports: the internal transport and Send connector removal errors (with their
+  "A special Rpc error occurs on server X:" prefix) and the SMTP prompt text. Others (certificate not found,
+  duplicate, wrong PFX password — Windows' own "The specified network password is not correct.", non-exportable
+  key, pending request, key size) follow the same form with the lab's best wording.
 """
 
 from __future__ import annotations
@@ -424,17 +444,22 @@ def _flag(call: Call, name: str) -> bool:
     return bool(value) if value is not None else False
 
 
-def _secret(value: Any) -> str | None:
+def _secret(call: Call, name: str = "Password") -> str | None:
+    """A SecureString parameter's text. PowerShell does not turn a plain string into a SecureString."""
+    value = call.get(name)
     if value is None:
         return None
     if isinstance(value, SecureString):
         return value.secret
-    if isinstance(value, PSObject) and hasattr(value, "secret"):
+    if isinstance(value, PSObject) and isinstance(getattr(value, "secret", None), str):
         return value.secret  # type: ignore[attr-defined]
-    if isinstance(value, str):
-        return value
-    raise parameter_binding("", f'Cannot convert the "{value}" value of type "{type(value).__name__}" to type "System.Security.SecureString".',
-                            "CannotConvertArgumentNoMessage")
+    kind = "System.String" if isinstance(value, str) else (value.type_name if isinstance(value, PSObject) else type(value).__name__)
+    shown = value.to_string() if isinstance(value, PSObject) else str(value)
+    raise parameter_binding(
+        call.name,
+        f'Cannot bind parameter \'{name}\'. Cannot convert the "{shown}" value of type "{kind}" to type "System.Security.SecureString".',
+        f"CannotConvertArgument,Microsoft.Exchange.Management.SystemConfigurationTasks.{call.name.replace('-', '')}",
+    )
 
 
 def _bytes(call: Call, name: str) -> bytes:
@@ -768,7 +793,7 @@ def new_exchange_certificate(call: Call) -> list:
         if ski_bytes is not None:
             cert = _with_ski(cert, key, subject, domains, ski_bytes)
         record = _new_record(cert, key, friendly_name=friendly, services=0, exportable=exportable, store=store)
-        _enable(call, server, store, record, services, force=_flag(call, "Force"), creating=True)
+        _enable(call, server, store, record, services, force=_flag(call, "Force"))
         store.append(record)
         return [certificate_object(org, server, record, _trust_anchors(call))]
 
@@ -807,7 +832,7 @@ def _refuse_um(call: Call, services: int) -> None:
         )
 
 
-def _enable(call: Call, server: str, store: list[dict], record: dict, services: int, *, force: bool, creating: bool = False) -> None:
+def _enable(call: Call, server: str, store: list[dict], record: dict, services: int, *, force: bool) -> None:
     """Add ``services`` to a certificate (additive, as Exchange): IIS moves the Default Web Site binding here; SMTP
     replaces the default SMTP certificate, after the prompt that only ``-Force`` answers in the lab."""
     if services & SMTP:
@@ -852,7 +877,7 @@ def import_exchange_certificate(call: Call) -> list:
         instance = call.get("Instance")
         text = "\r\n".join(str(v) for v in instance) if isinstance(instance, list) else str(instance or "")
         data = text.encode("ascii", "replace")
-    password = _secret(call.get("Password"))
+    password = _secret(call)
 
     with org.lock:
         server = _resolve_server(call, call.get("Server"))
@@ -994,7 +1019,7 @@ def export_exchange_certificate(call: Call) -> list:
     if call.has("FileName") and org.version != "2013":
         raise parameter_binding(call.name, "A parameter cannot be found that matches parameter name 'FileName'.",
                                 "NamedParameterNotFound,Microsoft.Exchange.Management.SystemConfigurationTasks.ExportExchangeCertificate")
-    password = _secret(call.get("Password"))
+    password = _secret(call)
     binary = _flag(call, "BinaryEncoded")
     results: list = []
     with org.lock:

@@ -88,7 +88,7 @@ def render_client_access(org: "Organization", name: str, service: bool) -> PSObj
         "AutoDiscoverServiceInternalUri": T.uri(record["AutoDiscoverServiceInternalUri"]),
         "AutoDiscoverServiceGuid": "77378f46-2c66-4aa9-a6a6-3e7a48b19596",
         "AutoDiscoverSiteScope": list(record["AutoDiscoverSiteScope"]),
-        "AlternateServiceAccountConfiguration": None,
+        "AlternateServiceAccountConfiguration": _alternate_service_account(record),
         "IsOutOfService": False,
         "Identity": org.ad_object_id(name, org.server_dn(name), org.server(name)["guid"]),
         "Guid": org.server(name)["guid"],
@@ -96,6 +96,15 @@ def render_client_access(org: "Organization", name: str, service: bool) -> PSObj
         "IsValid": True,
     }
     return PSObject([type_name, *AD_BASE_TYPES], props, string=name)
+
+
+def _alternate_service_account(record: dict) -> PSObject | None:
+    accounts = record.get("AlternateServiceAccounts") or []
+    if not accounts:
+        return None
+    text = ", ".join(f"Latest: {a}" if i == 0 else f"Previous: {a}" for i, a in enumerate(accounts))
+    return PSObject(["Microsoft.Exchange.Data.Directory.SystemConfiguration.AlternateServiceAccountConfiguration", "System.Object"],
+                    {"EffectiveCredentials": list(accounts), "AllCredentials": list(accounts)}, string=text)
 
 
 def _deprecated(call: Call) -> None:
@@ -128,6 +137,15 @@ def _set_cas(call: Call) -> list:
         record["AutoDiscoverServiceInternalUri"] = call.get("AutoDiscoverServiceInternalUri")
     if call.has("AutoDiscoverSiteScope"):
         record["AutoDiscoverSiteScope"] = apply_multivalued(record["AutoDiscoverSiteScope"], call.get("AutoDiscoverSiteScope"))
+    # The alternate service account (Kerberos for load-balanced namespaces): only the account names are kept.
+    accounts = record.setdefault("AlternateServiceAccounts", [])
+    if call.get("RemoveAlternateServiceAccountCredentials"):
+        accounts.clear()
+    for credential in call.get("AlternateServiceAccountCredential") or []:
+        name = credential.get("UserName") if isinstance(credential, PSObject) else str(credential)
+        accounts[:] = [name] + [a for a in accounts if a.casefold() != str(name).casefold()]
+    if call.get("CleanUpInvalidAlternateServiceAccountCredentials"):
+        del accounts[2:]  # keeps the latest and the previous credential
     return []
 
 

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 from ..psvalues import PSObject
 from . import seed
-from .contract import should_process
+from .contract import apply_multivalued, should_process
 from .objects import apply_properties, contract_types, make_object
-from .organization import ROUTING_GROUP, identity_text
+from .organization import ROUTING_GROUP
 from .registry import Call, cmdlet, exchange_error
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,7 +51,9 @@ def _send_connectors(org: "Organization") -> list[dict]:
     return org.state["send_connectors"]
 
 
-def _check_routing(call: Call, dns_routing: bool, smart_hosts: list) -> None:
+def _check_routing(call: Call, dns_routing: bool, smart_hosts: list, address_spaces: list[str], require_tls: bool, ignore_starttls: bool) -> None:
+    """The documented rules: smart hosts need DNSRoutingEnabled $false (and vice versa), non-SMTP address spaces need
+    smart hosts, RequireTLS needs IgnoreSTARTTLS $false."""
     if dns_routing and smart_hosts:
         raise exchange_error(call, "The SmartHosts parameter can't be used while DNSRoutingEnabled is $true. "
                                    "To route mail through smart hosts, set DNSRoutingEnabled to $false on the same command.",
@@ -59,6 +61,12 @@ def _check_routing(call: Call, dns_routing: bool, smart_hosts: list) -> None:
     if not dns_routing and not smart_hosts:
         raise exchange_error(call, "DNSRoutingEnabled is $false but no smart host is set. "
                                    "Specify at least one smart host with the SmartHosts parameter.", "DataValidation")
+    foreign = [space for space in address_spaces if not space.startswith("SMTP:")]
+    if foreign and dns_routing:
+        raise exchange_error(call, f"The address space '{foreign[0]}' isn't an SMTP address space: the Send connector must route "
+                                   "through smart hosts (SmartHosts set and DNSRoutingEnabled $false).", "DataValidation")
+    if require_tls and ignore_starttls:
+        raise exchange_error(call, "IgnoreSTARTTLS must be $false when RequireTLS is $true.", "DataValidation")
 
 
 def _resolve_servers(call: Call, values: list) -> list[str]:
@@ -80,11 +88,14 @@ def new_send_connector(call: Call) -> list:
     dn = send_connector_dn(org, name)
     if any(r["name"].casefold() == name.casefold() for r in _send_connectors(org)):
         raise already_exists(call, dn)
-    usages = [u for u in ("Custom", "Internal", "Internet", "Partner") if call.get(u)]
+    usages = [u for u in ("Custom", "Internal", "Internet", "Partner") if call.get(u)] + (["Usage"] if call.has("Usage") else [])
+    if len(usages) > 1:
+        raise exchange_error(call, f"Only one usage type can be given: {', '.join(usages)} can't be used together.", "Invalid")
     usage = call.get("Usage") or (usages[0] if usages else "Custom")
     smart_hosts = call.get("SmartHosts") or []
     dns_routing = call.get("DNSRoutingEnabled", True)
-    _check_routing(call, dns_routing, smart_hosts)
+    _check_routing(call, dns_routing, smart_hosts, call.get("AddressSpaces") or [], call.get("RequireTLS", False),
+                   call.get("IgnoreSTARTTLS", False))
     servers = _resolve_servers(call, call.get("SourceTransportServers") or [call.server])
     record = {
         "name": name,
@@ -135,15 +146,17 @@ def set_send_connector(call: Call) -> list:
     if new_name and new_name.casefold() != record["name"].casefold():
         if any(r["name"].casefold() == new_name.casefold() for r in _send_connectors(org)):
             raise already_exists(call, send_connector_dn(org, new_name))
-    servers = _resolve_servers(call, call.get("SourceTransportServers")) if call.has("SourceTransportServers") and call.get("SourceTransportServers") is not None else None
-    if call.has("SourceTransportServers") and not servers:
-        raise exchange_error(call, "The SourceTransportServers property of a Send connector can't be empty.", "DataValidation")
+    servers = None
+    if call.has("SourceTransportServers"):
+        servers = _resolve_servers(call, apply_multivalued(props["SourceTransportServers"], call.get("SourceTransportServers")))
+        if not servers:
+            raise exchange_error(call, "The SourceTransportServers property of a Send connector can't be empty.", "DataValidation")
     dns_routing = call.get("DNSRoutingEnabled", props["DNSRoutingEnabled"])
-    from .contract import apply_multivalued
-
     smart_hosts = apply_multivalued(props["SmartHosts"], call.get("SmartHosts")) if call.has("SmartHosts") else props["SmartHosts"]
-    _check_routing(call, dns_routing, smart_hosts)
-    if call.has("AddressSpaces") and not apply_multivalued(props["AddressSpaces"], call.get("AddressSpaces")):
+    spaces = apply_multivalued(props["AddressSpaces"], call.get("AddressSpaces")) if call.has("AddressSpaces") else props["AddressSpaces"]
+    _check_routing(call, dns_routing, smart_hosts, spaces, call.get("RequireTLS", props["RequireTLS"]),
+                   call.get("IgnoreSTARTTLS", props["IgnoreSTARTTLS"]))
+    if not spaces:
         raise exchange_error(call, "The AddressSpaces property of a Send connector can't be empty.", "DataValidation")
     if not should_process(call, f'Configuring Send connector "{record["name"]}".'):
         return []
@@ -222,7 +235,8 @@ def _check_bindings(call: Call, server: str, name: str, bindings: list[str], ran
                 "can't listen on the same IP address and port.",
                 "DataValidation",
             )
-        if {r.casefold() for r in ranges} == {r.casefold() for r in props["RemoteIPRanges"]}:
+        # Exchange picks the connector by (local binding, most specific remote range): the same range twice is ambiguous.
+        if {r.casefold() for r in ranges} & {r.casefold() for r in props["RemoteIPRanges"]}:
             raise exchange_error(
                 call,
                 f'The values that you specified for the Bindings and RemoteIPRanges parameters conflict with the settings on Receive connector "{other_identity}". '
@@ -279,8 +293,6 @@ def new_receive_connector(call: Call) -> list:
 def set_receive_connector(call: Call) -> list:
     org = call.org
     record = org.find(call, _all_receive_connectors(org), call.get("Identity"), wildcards=False, server_scoped=True, single=True)[0]
-    from .contract import apply_multivalued
-
     props = record["props"]
     server = record["server"]
     bindings = apply_multivalued(props["Bindings"], call.get("Bindings")) if call.has("Bindings") else props["Bindings"]
@@ -296,7 +308,8 @@ def set_receive_connector(call: Call) -> list:
             raise already_exists(call, f"CN={new_name},CN=SMTP Receive Connectors,CN=Protocols,{org.server_dn(server)}")
     if call.has("Bindings") or call.has("RemoteIPRanges") or call.has("TransportRole"):
         _check_bindings(call, server, record["name"], bindings, ranges, role, skip=record)
-    if call.get("AuthMechanism") and "BasicAuthRequireTLS" in call.get("AuthMechanism") and "Tls" not in call.get("AuthMechanism"):
+    mechanisms = (call.get("AuthMechanism") or "").split(", ")
+    if "BasicAuthRequireTLS" in mechanisms and "Tls" not in mechanisms:
         raise exchange_error(call, "The BasicAuthRequireTLS authentication mechanism requires the Tls authentication mechanism.", "DataValidation")
     if not should_process(call, f'Configuring Receive connector "{server}\\{record["name"]}".'):
         return []
@@ -316,6 +329,3 @@ def remove_receive_connector(call: Call) -> list:
     org.server(record["server"])["receive_connectors"].remove(record)
     return []
 
-
-def identity_of(value) -> str:
-    return identity_text(value)

@@ -147,15 +147,21 @@ def build_specs(definition: dict, version: str) -> tuple[dict[str, ParamSpec], l
             return None
         return {part.strip() for part in text.replace(" ", ",").split(",") if part.strip() in declared_sets}
 
-    # A set exists in this version when it has no parameters of its own or at least one of them applies here
-    # (New-SendConnector's LinkedReceiveConnector set is 2010-only: it has no reachable parameter on 2013+).
-    own: dict[str, list[str]] = {s: [] for s in declared_sets}
+    # A set exists in this version unless a parameter it requires does not (New-EmailAddressPolicy's unified-group
+    # sets need the cloud-only IncludeUnifiedGroupRecipients) or all parameters exclusive to it are gone
+    # (New-SendConnector's LinkedReceiveConnector set is 2010-only).
+    exclusive: dict[str, list[str]] = {s: [] for s in declared_sets}
+    unreachable: set[str] = set()
     for name, spec in definition["parameters"].items():
         members = sets_of(spec)
-        if members is not None:
-            for member in members:
-                own[member].append(name)
-    sets = [s for s in declared_sets if not own[s] or any(n in applicable for n in own[s])]
+        if members is None:
+            continue
+        if len(members) == 1:
+            exclusive[next(iter(members))].append(name)
+        if spec.get("required", "False").startswith("True") and name not in applicable:
+            unreachable |= members
+    sets = [s for s in declared_sets
+            if s not in unreachable and (not exclusive[s] or any(n in applicable for n in exclusive[s]))]
 
     params: dict[str, ParamSpec] = {}
     for name, spec in applicable.items():
@@ -250,6 +256,8 @@ def convert(cmdlet: str, spec: ParamSpec, value: Any) -> Any:
             return _null_for(cmdlet, spec)
         if kind.endswith("[]") or kind in ("MultiValuedProperty", "ProxyAddressTemplateCollection", "ProxyAddressCollection"):
             return _convert_collection(cmdlet, spec, value)
+        if isinstance(value, list) and kind in T.ENUMS and T.ENUMS[kind].flags:
+            return T.ENUMS[kind].parse(value)  # PowerShell converts an array of names to a flags enum
         if isinstance(value, list):
             if len(value) == 1:
                 return convert(cmdlet, spec, value[0])
@@ -398,6 +406,11 @@ def _write_host(ctx: Any, text: str) -> None:
         if callable(writer):
             writer(text)
             return
+    # The interpreter's invocation context has no host writer of its own; its session's streams have one.
+    streams = getattr(getattr(ctx, "session", None), "streams", None)
+    if streams is not None and callable(getattr(streams, "write_host", None)):
+        streams.write_host(text)
+        return
     ctx.write_warning(text)
 
 

@@ -9,7 +9,7 @@ from ..psvalues import PSObject
 from . import seed
 from .connectors import already_exists
 from .contract import apply_multivalued, should_process
-from .objects import apply_properties, contract_types, make_object, render_value
+from .objects import apply_properties, contract_types, make_object
 from .registry import Call, cmdlet, exchange_error
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -273,7 +273,9 @@ def expand_template(template_body: str, recipient: dict) -> str:
         return value[: int(count)] if count else value
 
     expanded = re.sub(r"%(\d*)([gsmdi])", substitute, local) if local else props["Alias"]
-    expanded = re.sub(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]", "", expanded) or props["Alias"]
+    expanded = re.sub(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]", "", expanded)
+    # Dots left over from empty name parts are dropped; nothing left means the alias is used.
+    expanded = re.sub(r"\.{2,}", ".", expanded).strip(".") or props["Alias"]
     return f"{expanded}@{domain}"
 
 
@@ -287,6 +289,33 @@ def _policy_addresses(policy: dict, recipient: dict) -> list[str]:
     return addresses
 
 
+# Which recipients a precanned IncludedRecipients value covers (the lab's recipients are all user mailboxes).
+INCLUDED_TYPES = {"AllRecipients": None, "MailboxUsers": {"UserMailbox"}, "Resources": {"RoomMailbox", "EquipmentMailbox"},
+                  "MailContacts": {"MailContact"}, "MailGroups": {"MailUniversalDistributionGroup"}, "MailUsers": {"MailUser"}}
+
+
+def _applies(policy: dict, recipient: dict) -> bool:
+    included = policy["props"].get("IncludedRecipients")
+    if included:
+        kinds = [INCLUDED_TYPES.get(name) for name in included.split(", ")]
+        return any(kind is None or recipient["props"]["RecipientType"] in kind for kind in kinds)
+    # A custom RecipientFilter is not evaluated (see README.exchange.md): it is taken to cover every recipient.
+    return True
+
+
+def _priority_key(policy: dict) -> float:
+    priority = policy["props"]["Priority"]
+    return float("inf") if priority == "Lowest" else float(priority)
+
+
+def effective_policy(org: "Organization", recipient: dict) -> dict | None:
+    """The policy that stamps a recipient: the highest-priority one whose recipient filter covers it."""
+    for policy in sorted(_policies(org), key=_priority_key):
+        if _applies(policy, recipient):
+            return policy
+    return None
+
+
 @cmdlet("Update-EmailAddressPolicy")
 def update_email_address_policy(call: Call) -> list:
     org = call.org
@@ -296,7 +325,7 @@ def update_email_address_policy(call: Call) -> list:
     secondary_only = bool(call.get("UpdateSecondaryAddressesOnly"))
     for recipient in org.state["recipients"]:
         props = recipient["props"]
-        if not props.get("EmailAddressPolicyEnabled"):
+        if not props.get("EmailAddressPolicyEnabled") or effective_policy(org, recipient) is not policy:
             continue
         generated = _policy_addresses(policy, recipient)
         if secondary_only:
@@ -353,5 +382,3 @@ def get_recipient(call: Call) -> list:
 def get_mailbox(call: Call) -> list:
     return [render_recipient(call.org, r, mailbox=True) for r in _find_recipients(call) if r["props"]["RecipientType"] == "UserMailbox"]
 
-
-__all__ = ["accepted_for", "expand_template", "render_value"]

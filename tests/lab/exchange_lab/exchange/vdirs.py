@@ -63,6 +63,9 @@ def _get(kind: str):
         org = call.org
         server = org.resolve_server(call, call.get("Server")) if call.has("Server") else None
         records = vdirs_of_kind(org, kind, server)
+        if not call.get("ShowMailboxVirtualDirectories"):
+            # The back-end (Mailbox role) directories are listed only on request, as in Exchange 2013+.
+            records = [r for r in records if r.get("role", "ClientAccess") == "ClientAccess"]
         if call.has("Identity"):
             records = org.find(call, records, call.get("Identity"), wildcards=True, server_scoped=True, single=False)
         return [render_vdir(org, r, ad_only=bool(call.get("ADPropertiesOnly"))) for r in records]
@@ -75,12 +78,17 @@ def _set(kind: str):
 
     def set_(call: Call) -> list:
         org = call.org
-        record = org.find(call, vdirs_of_kind(org, kind), call.get("Identity"), wildcards=False, server_scoped=True, single=True)[0]
+        # "<name>*" may stand for the web site in a virtual directory identity, as documented.
+        record = org.find(call, vdirs_of_kind(org, kind), call.get("Identity"), wildcards=True, server_scoped=True, single=True)[0]
         if kind == "rpc":
             _check_outlook_anywhere(call)
         if not should_process(call, f'Configuring {description} "{record["server"]}\\{record["name"]}".'):
             return []
-        apply_properties(call, record, skip={"Name"})
+        apply_properties(call, record, skip={"Name", "DefaultAuthenticationMethod"})
+        if kind == "rpc" and call.has("DefaultAuthenticationMethod"):
+            method = call.get("DefaultAuthenticationMethod")
+            record["props"].update({"ExternalClientAuthenticationMethod": method, "InternalClientAuthenticationMethod": method,
+                                    "IISAuthenticationMethods": [method]})
         if kind == "rpc" and call.has("InternalHostname") and not call.get("InternalHostname"):
             record["props"]["InternalHostname"] = None
         return []
@@ -91,6 +99,10 @@ def _set(kind: str):
 def _check_outlook_anywhere(call: Call) -> None:
     from . import types as T
 
+    exclusive = [p for p in ("ExternalClientAuthenticationMethod", "InternalClientAuthenticationMethod", "IISAuthenticationMethods") if call.has(p)]
+    if call.has("DefaultAuthenticationMethod") and exclusive:
+        raise exchange_error(call, f"The DefaultAuthenticationMethod parameter can't be used with the {', '.join(exclusive)} parameter"
+                                   f"{'s' if len(exclusive) > 1 else ''}.", "Invalid")
     for parameter in ("InternalHostname", "ExternalHostname"):
         if call.get(parameter):
             try:
@@ -104,7 +116,7 @@ def _remove(kind: str):
 
     def remove(call: Call) -> list:
         org = call.org
-        record = org.find(call, vdirs_of_kind(org, kind), call.get("Identity"), wildcards=False, server_scoped=True, single=True)[0]
+        record = org.find(call, vdirs_of_kind(org, kind), call.get("Identity"), wildcards=True, server_scoped=True, single=True)[0]
         if not should_process(call, f'Removing {description} "{record["server"]}\\{record["name"]}".'):
             return []
         org.server(record["server"])["virtual_directories"].remove(record)
@@ -113,8 +125,40 @@ def _remove(kind: str):
     return remove
 
 
+def _new(kind: str):
+    noun, description = NOUNS[kind]
+
+    def new(call: Call) -> list:
+        from .seed import vdir_record, vdir_url
+
+        org = call.org
+        server = org.resolve_server(call, call.get("Server")) if call.get("Server") else call.server
+        role = call.get("Role", "ClientAccess")
+        site = call.get("WebSiteName") or ("Default Web Site" if role == "ClientAccess" else "Exchange Back End")
+        base = call.get("Name") if kind == "powershell" and call.get("Name") else VIRTUAL_DIRECTORIES[kind][0].split(" (")[0]
+        name = f"{base} ({site})"
+        if any(v["name"].casefold() == name.casefold() for v in vdirs_of_kind(org, kind, server)):
+            raise exchange_error(call, f"The virtual directory '{base}' already exists under '{org.server_fqdn(server)}/{site}'.\r\n"
+                                       "Parameter name: VirtualDirectoryName", "Invalid")
+        record = vdir_record(org, server, kind)
+        record["name"] = name
+        record["dn"] = f"CN={name},CN=HTTP,CN=Protocols,{org.server_dn(server)}"
+        record["role"] = role
+        record["props"]["InternalUrl"] = call.get("InternalUrl", vdir_url(org, server, kind) if role == "ClientAccess" else None)
+        record["props"]["ExternalUrl"] = call.get("ExternalUrl")
+        if call.get("Path"):
+            record["props"]["Path"] = call.get("Path")
+        if not should_process(call, f'Creating {description} "{server}\\{name}".'):
+            return []
+        org.server(server)["virtual_directories"].append(record)
+        return [render_vdir(org, record)]
+
+    return new
+
+
 for _kind, (_noun, _) in NOUNS.items():
     cmdlet(f"Get-{_noun}")(_get(_kind))
     cmdlet(f"Set-{_noun}")(_set(_kind))
     if _kind != "rpc":
         cmdlet(f"Remove-{_noun}")(_remove(_kind))
+        cmdlet(f"New-{_noun}")(_new(_kind))

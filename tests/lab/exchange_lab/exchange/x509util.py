@@ -475,14 +475,15 @@ def read_certificate_file(data: bytes, password: str | None) -> CertificateFile:
 # System.DateTime as the lab shows it (the lab's servers run in UTC)
 
 
-def _net_format(moment: dt.datetime, fmt: str) -> str:
+def _net_format(moment: dt.datetime, fmt: str, kind: str = "Local") -> str:
     """A subset of .NET custom/standard date formats: enough for the formats scripts use on certificates."""
     standard = {
-        "o": lambda m: m.strftime("%Y-%m-%dT%H:%M:%S.") + f"{m.microsecond * 10:07d}" + ("Z" if m.utcoffset() == dt.timedelta(0) else m.strftime("%z")[:3] + ":" + m.strftime("%z")[3:]),
+        # Kind Local on a UTC server: round-trip form with the +00:00 offset (Z is for Kind Utc).
+        "o": lambda m: m.strftime("%Y-%m-%dT%H:%M:%S.") + f"{m.microsecond * 10:07d}" + ("Z" if kind == "Utc" else "+00:00"),
         "s": lambda m: m.strftime("%Y-%m-%dT%H:%M:%S"),
         "u": lambda m: m.strftime("%Y-%m-%d %H:%M:%SZ"),
         "d": lambda m: f"{m.month}/{m.day}/{m.year}",
-        "g": lambda m: f"{m.month}/{m.day}/{m.year} " + _net_format(m, "h:mm tt"),
+        "g": lambda m: f"{m.month}/{m.day}/{m.year} " + _net_format(m, "h:mm tt", kind),
         "G": lambda m: _default_string(m),
     }
     if fmt in standard:
@@ -492,7 +493,7 @@ def _net_format(moment: dt.datetime, fmt: str) -> str:
         ("HH", lambda m: f"{m.hour:02d}"), ("hh", lambda m: f"{(m.hour % 12) or 12:02d}"), ("mm", lambda m: f"{m.minute:02d}"),
         ("ss", lambda m: f"{m.second:02d}"), ("fff", lambda m: f"{m.microsecond // 1000:03d}"), ("tt", lambda m: "AM" if m.hour < 12 else "PM"),
         ("yy", lambda m: f"{m.year % 100:02d}"), ("M", lambda m: str(m.month)), ("d", lambda m: str(m.day)),
-        ("H", lambda m: str(m.hour)), ("h", lambda m: str((m.hour % 12) or 12)), ("K", lambda m: "Z"),
+        ("H", lambda m: str(m.hour)), ("h", lambda m: str((m.hour % 12) or 12)), ("K", lambda m: "Z" if kind == "Utc" else "+00:00"),
     ]
     out: list[str] = []
     index = 0
@@ -524,8 +525,8 @@ def _default_string(moment: dt.datetime) -> str:
     return f"{moment.month}/{moment.day}/{moment.year} {hour}:{moment.minute:02d}:{moment.second:02d} {'AM' if moment.hour < 12 else 'PM'}"
 
 
-def ps_datetime(moment: dt.datetime) -> PSObject:
-    """A ``System.DateTime`` value (Kind Local on a server whose time zone is UTC).
+def ps_datetime(moment: dt.datetime, kind: str = "Local") -> PSObject:
+    """A ``System.DateTime`` value (Kind Local on a server whose time zone is UTC; ``ToUniversalTime()`` gives Kind Utc).
 
     ``ToString()`` gives the en-US form (``11/22/2031 11:22:36 AM``); ``ConvertTo-Json`` gives what Windows
     PowerShell 5.1 writes for a DateTime property, ``"\\/Date(<ms since 1970>)\\/"`` (the JSON override returns
@@ -536,7 +537,7 @@ def ps_datetime(moment: dt.datetime) -> PSObject:
     epoch_ms = int(moment.timestamp() * 1000)
 
     def to_string(fmt: str | None = None, *_ignored) -> str:
-        return _default_string(moment) if not fmt else _net_format(moment, str(fmt))
+        return _default_string(moment) if not fmt else _net_format(moment, str(fmt), kind)
 
     obj = PSObject(
         ["System.DateTime", "System.ValueType", "System.Object"],
@@ -549,15 +550,15 @@ def ps_datetime(moment: dt.datetime) -> PSObject:
             "Second": moment.second,
             "Millisecond": 0,
             "DayOfWeek": moment.strftime("%A"),
-            "Kind": "Local",
+            "Kind": kind,
             "Ticks": int((moment - dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc)).total_seconds()) * 10_000_000,
         },
         string=lambda: _default_string(moment),
         methods={
             "ToString": to_string,
-            "ToUniversalTime": lambda: ps_datetime(moment),
-            "ToLocalTime": lambda: ps_datetime(moment),
-            "AddDays": lambda days: ps_datetime(moment + dt.timedelta(days=float(days))),
+            "ToUniversalTime": lambda: ps_datetime(moment, "Utc"),
+            "ToLocalTime": lambda: ps_datetime(moment, "Local"),
+            "AddDays": lambda days: ps_datetime(moment + dt.timedelta(days=float(days)), kind),
             "ToFileTimeUtc": lambda: int((moment - dt.datetime(1601, 1, 1, tzinfo=dt.timezone.utc)).total_seconds()) * 10_000_000,
         },
         json=lambda: f"/Date({epoch_ms})/",

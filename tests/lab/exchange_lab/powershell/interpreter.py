@@ -222,12 +222,14 @@ class Evaluator:
 
     def exec_statements(self, node: Any, out: list, top_level: bool = False) -> None:
         for statement in node.named_children:
-            if statement.type == "comment":
-                continue
+            if statement.type in ("comment", "empty_statement"):
+                continue  # `;` alone is no statement: it must not reset `$?`
             self.exec_statement_guarded(statement, out, top_level)
 
     def exec_statement_guarded(self, statement: Any, out: list, top_level: bool = False) -> None:
         session = self.session
+        if getattr(session, "cancelled", False):
+            raise ExitScript(1)  # the process was terminated
         session.statement_failed = False
         produced: list = []
         try:
@@ -555,10 +557,7 @@ class Evaluator:
         if name_node is None:
             raise self.unsupported(node, "command")
         if operator is None and name_node.type == "command_name" and re.match(r"^[0-9]", self.src.text_of(name_node)):
-            # The grammar reads `1..3` at the start of a pipeline as a command name; PowerShell reads an expression.
-            if elements is not None and any(c.type != "command_argument_sep" for c in elements.named_children):
-                raise self.unsupported(node, "numeric expression followed by arguments")
-            return unroll(self.session.evaluate_expression_text(self.src.text_of(name_node)))
+            return unroll(self.numeric_command(node, name_node, elements))
         args, redirect = self.command_arguments(elements)
         if name_node.type == "command_name":
             target: Any = self.src.text_of(name_node)
@@ -587,6 +586,27 @@ class Evaluator:
         if operator == "." and isinstance(command, UserFunction):
             return self.invoke_block(command.block, args, pipeline_input, dot_source=True, command_name=command.name)
         return self.session.call_command(command, name, args, pipeline_input, redirect, self.src.position(node))
+
+    def numeric_command(self, node: Any, name_node: Any, elements: Any) -> Any:
+        """The grammar reads a range such as `1..3`, `1..$n` or `0..($n - 1)` at the start of a pipeline as a
+        command name; PowerShell reads a range expression."""
+        text = self.src.text_of(name_node)
+        match = re.fullmatch(r"(\d+)\.\.(.*)", text)
+        rest = [c for c in (elements.named_children if elements is not None else []) if c.type not in ("command_argument_sep", "comment")]
+        if match is None:
+            raise self.unsupported(node, "command name starting with a digit")
+        right_text = match.group(2)
+        if right_text == "" and len(rest) == 1 and rest[0].type == "parenthesized_expression":
+            right = self.eval(rest[0])
+        elif rest:
+            raise self.unsupported(node, "range expression")
+        elif re.fullmatch(r"\d+", right_text):
+            right = int(right_text)
+        elif re.fullmatch(r"\$[A-Za-z_][A-Za-z0-9_]*", right_text):
+            right = self.session.get_variable(right_text[1:])
+        else:
+            raise self.unsupported(node, "range expression")
+        return self.binary("..", int(match.group(1)), right, node)
 
     def command_arguments(self, elements: Any) -> tuple[list[Argument], dict]:
         args: list[Argument] = []
@@ -618,15 +638,14 @@ class Evaluator:
                 text = self.src.text_of(child)
                 if self._token_redirection(text, redirect):
                     continue
-                if text.startswith(",") and args and not args[-1].is_parameter or (text.startswith(",") and args and args[-1].colon):
-                    # The grammar splits a bare-word list `a,b` into `a` and `,b`; PowerShell reads one array.
-                    previous = args[-1]
-                    items = [self.bare_word(part) for part in text[1:].split(",")]
-                    previous.value = (previous.value if isinstance(previous.value, list) else [previous.value]) + items
-                    continue
                 value: Any = self.bare_word(text)
-            elif kind == "variable" and self.src.text_of(child).startswith("@"):
-                splatted = self.session.get_variable(self.src.text_of(child)[1:])
+            elif kind == "argument_list":
+                # `New-Object Type("a", $b)`: the parenthesised list right after a word is one more argument.
+                expressions = child.child_by_field_name("argument_expression_list")
+                items = [self.eval(c) for c in expressions.named_children if c.type != "comment"] if expressions is not None else []
+                value = items[0] if len(items) == 1 else items
+            elif unwrap(child).type == "variable" and self.src.text_of(unwrap(child)).startswith("@"):
+                splatted = self.session.get_variable(self.variable_name(unwrap(child)))
                 if isinstance(splatted, Hashtable):
                     for key, item in splatted.items():
                         if item is True or item is False:
@@ -1008,7 +1027,12 @@ class Evaluator:
     def eval_script_block_expression(self, node: Any) -> Any:
         block = next((c for c in node.named_children if c.type == "script_block"), None)
         text = self.src.text_of(node)
-        return self.make_scriptblock(block, text[1:-1])
+        scriptblock = self.make_scriptblock(block, text[1:-1])
+        # The grammar may hang `param(...)` on the braces rather than on the block inside them.
+        param_block = next((c for c in node.named_children if c.type == "param_block"), None)
+        if param_block is not None:
+            scriptblock.param_block = param_block
+        return scriptblock
 
     def make_scriptblock(self, block: Any, text: str) -> ScriptBlock:
         body = None

@@ -112,6 +112,9 @@ def _syntax_error(source: Source) -> ParseException:
         message, error_id = _MISSING_MESSAGES.get(node.type, (f"Missing '{node.type}' in statement.", "MissingToken"))
         return ParseException(message, error_id, position, incomplete=node.start_byte >= end_of_text)
     token = source.text_of(node).strip()
+    if not token:
+        following = source.data[node.start_byte:].decode("utf-8", "replace").split()
+        token = following[0] if following else "<end of script>"
     first = token.split()[0] if token.split() else token
     incomplete = node.end_byte >= end_of_text and (
         first[:1] in ("{", "(", "[", "@", '"', "'") or first.endswith(("{", "(", "|", ",")) or token.count("{") > token.count("}")

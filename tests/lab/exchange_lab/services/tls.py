@@ -119,6 +119,9 @@ class _OwaHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
         self.close_connection = True
 
+    def version_string(self):
+        return self.server_version
+
     def do_GET(self):
         self._page()
 

@@ -72,7 +72,8 @@ class Unauthorized(Exception):
 @dataclass
 class Authenticated:
     user: User
-    scheme: str  # "basic" or "ntlm"
+    scheme: str  # "basic", "ntlm" (raw NTLMSSP) or "negotiate" (NTLM inside SPNEGO)
+    final_token: str | None = None  # a last WWW-Authenticate value for the client (SPNEGO's mechListMIC)
 
 
 class ConnectionAuth:
@@ -85,11 +86,13 @@ class ConnectionAuth:
         self._pending: spnego.ContextProxy | None = None
         self.ntlm_context: spnego.ContextProxy | None = None
         self.ntlm_user: User | None = None
+        self.ntlm_scheme = "ntlm"
 
     def reset(self) -> None:
         self._pending = None
         self.ntlm_context = None
         self.ntlm_user = None
+        self.ntlm_scheme = "ntlm"
 
     def offers(self) -> list[str]:
         values = ["Negotiate", "NTLM"]
@@ -101,7 +104,7 @@ class ConnectionAuth:
         """The user of this request, or Unauthorized. A request with no header rides on the connection's NTLM logon."""
         if not header:
             if self.ntlm_context is not None and self.ntlm_user is not None:
-                return Authenticated(self.ntlm_user, "ntlm")
+                return Authenticated(self.ntlm_user, self.ntlm_scheme)
             raise Unauthorized("no credentials")
         scheme, _, value = header.strip().partition(" ")
         scheme = scheme.lower()
@@ -128,10 +131,11 @@ class ConnectionAuth:
             token = base64.b64decode(value, validate=True)
         except binascii.Error:
             raise Unauthorized("malformed NTLM token") from None
+        if scheme == "Negotiate" and token[:1] in (b"\x60", b"\xa1"):
+            return self._spnego(token)
         if not token.startswith(NTLMSSP) or len(token) < 12:
-            # A SPNEGO (Kerberos) token: the lab has no KDC.
             self.reset()
-            raise Unauthorized("only raw NTLMSSP tokens are accepted (no Kerberos in the lab)")
+            raise Unauthorized("not an NTLMSSP token")
         message_type = int.from_bytes(token[8:12], "little")
         if message_type == 1:
             # A new logon replaces whatever this connection had.
@@ -152,11 +156,35 @@ class ConnectionAuth:
             except Exception as error:  # wrong password, bad MIC, channel binding mismatch
                 self.reset()
                 raise Unauthorized(f"NTLM logon failed: {error}") from None
-            user = self.users.find(context.client_principal or "")
-            if user is None or not context.complete:
-                self.reset()
-                raise Unauthorized(f"unknown NTLM user {context.client_principal!r}")
-            self.ntlm_context, self.ntlm_user = context, user
-            return Authenticated(user, "ntlm")
+            return self._logged_on(context, "ntlm")
         self.reset()
         raise Unauthorized(f"unexpected NTLM message type {message_type}")
+
+    def _spnego(self, token: bytes) -> Authenticated:
+        """NTLM wrapped in SPNEGO (what Windows and pyspnego's negotiate clients send); Kerberos has no KDC here."""
+        if token[:1] == b"\x60":
+            self.reset()
+            context = spnego.server(protocol="negotiate", channel_bindings=self.channel_bindings)
+        else:
+            context, self._pending = self._pending, None
+            if context is None:
+                raise Unauthorized("SPNEGO continuation without a negotiation on this connection")
+        try:
+            reply = context.step(token)
+        except Exception as error:
+            self.reset()
+            raise Unauthorized(f"Negotiate logon failed (the lab accepts NTLM only, no Kerberos): {error}") from None
+        if not context.complete:
+            self._pending = context
+            raise Unauthorized("Negotiate challenge", challenge=f"Negotiate {base64.b64encode(reply or b'').decode()}")
+        authenticated = self._logged_on(context, "negotiate")
+        authenticated.final_token = f"Negotiate {base64.b64encode(reply).decode()}" if reply else None
+        return authenticated
+
+    def _logged_on(self, context: spnego.ContextProxy, scheme: str) -> Authenticated:
+        user = self.users.find(context.client_principal or "")
+        if user is None or not context.complete:
+            self.reset()
+            raise Unauthorized(f"unknown user {context.client_principal!r}")
+        self.ntlm_context, self.ntlm_user, self.ntlm_scheme = context, user, scheme
+        return Authenticated(user, scheme)

@@ -105,6 +105,7 @@ class ShellTable:
 
     def get(self, shell_id: str | None, owner: str) -> Shell:
         with self._lock:
+            self._expire_idle()
             shell = self._shells.get((shell_id or "").upper())
         if shell is None:
             raise soap.invalid_selectors()

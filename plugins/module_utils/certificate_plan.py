@@ -1,0 +1,428 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailops.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Planning for exchange_certificate: the server's certificate store as read, and what to run.
+
+Pure (no network): the module reads the store once (:data:`READ_SCRIPT`), :func:`store_from_answer` turns the
+answer into :class:`StoreEntry` objects whose facts come from the certificate *bytes*
+(``[System.Convert]::ToBase64String($_.RawData)``, FACTS §2) - thumbprint, subject, issuer, SANs, expiry -
+while ``Status`` and ``Services`` are taken as Exchange prints them, with an empty ``Services`` meaning
+"unknown" (remote PowerShell has been reported to return it empty). The ``plan_*`` functions decide, before
+anything is written, what to run, and refuse what cannot work with a message that says why.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.mailops.exchange.plugins.module_utils import certificate_info as ci
+from ansible_collections.mailops.exchange.plugins.module_utils.quoting import SWITCH, ps_command, ps_literal, ps_script
+
+# Exchange's AllowedServices, in the order Exchange prints them.
+SERVICES = ("IMAP", "POP", "UM", "IIS", "SMTP", "Federation", "UMCallRouter")
+KEY_SIZES = (1024, 2048, 4096)
+PENDING = "PendingRequest"
+
+
+class CertificatePlanError(ValueError):
+    """Refused before any write."""
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Reading
+
+
+READ_SCRIPT = u"""$server = {server}
+$srv = Get-ExchangeServer -Identity $server
+$certs = @(Get-ExchangeCertificate -Server $server | ForEach-Object {
+    $request = ''
+    if ([string]$_.Status -eq 'PendingRequest') {
+        try { $request = [System.Convert]::ToBase64String((Export-ExchangeCertificate -Server $server -Thumbprint ([string]$_.Thumbprint) -BinaryEncoded).FileData) } catch { $request = '' }
+    }
+    [ordered]@{
+        thumbprint = [string]$_.Thumbprint
+        raw = [System.Convert]::ToBase64String($_.RawData)
+        status = [string]$_.Status
+        services = [string]$_.Services
+        friendly_name = [string]$_.FriendlyName
+        has_private_key = [string]$_.HasPrivateKey
+        request = $request
+    }
+})
+$transport = ''
+try { $transport = [string](Get-TransportService -Identity $server).InternalTransportCertificateThumbprint } catch { $transport = '' }
+ConvertTo-Json -Depth 4 -Compress -InputObject ([ordered]@{
+    server = [ordered]@{ name = [string]$srv.Name; fqdn = [string]$srv.Fqdn; version = [string]$srv.AdminDisplayVersion }
+    certificates = $certs
+    internal_transport_thumbprint = $transport
+})
+"""
+
+
+def parse_services(text):
+    """``'IMAP, POP, IIS, SMTP'`` -> ``{'IMAP', 'POP', 'IIS', 'SMTP'}``; ``'None'`` -> empty; ``''``/None -> None (unknown)."""
+    if text is None:
+        return None
+    if isinstance(text, (list, tuple)):
+        text = ", ".join(str(t) for t in text)
+    text = str(text).strip()
+    if text == "":
+        return None
+    names = set()
+    for part in text.replace(";", ",").split(","):
+        part = part.strip()
+        if not part or part.lower() == "none":
+            continue
+        canonical = next((s for s in SERVICES if s.lower() == part.lower()), part)
+        names.add(canonical)
+    return names
+
+
+def services_text(names):
+    """Services in Exchange's order and spelling, comma-joined (``IIS, SMTP``); ``None`` for no service."""
+    ordered = [s for s in SERVICES if s in names] + sorted(n for n in names if n not in SERVICES)
+    return ", ".join(ordered) if ordered else "None"
+
+
+def services_list(names):
+    if names is None:
+        return None
+    return [s for s in SERVICES if s in names] + sorted(n for n in names if n not in SERVICES)
+
+
+class StoreEntry(object):
+    """One certificate (or pending request) of a server's store, as read."""
+
+    def __init__(self, record):
+        raw = ci.decode_raw_data(record.get("raw"))
+        self.certificate = ci.load_certificate(raw) if raw else None
+        reported = (record.get("thumbprint") or "").strip().upper()
+        self.thumbprint = ci.thumbprint(self.certificate) if self.certificate is not None else reported
+        self.status = (record.get("status") or "").strip() or None
+        self.services = parse_services(record.get("services"))
+        self.friendly_name = record.get("friendly_name") or None
+        self.has_private_key = str(record.get("has_private_key", "")).strip().lower() == "true"
+        self.pending = self.status == PENDING
+        self.request = None
+        if record.get("request"):
+            try:
+                self.request = ci.load_request(ci.decode_raw_data(record["request"]))
+            except ci.CertificateError:
+                self.request = None
+
+    @property
+    def subject(self):
+        source = self.request if self.request is not None else self.certificate
+        return ci.windows_name(source.subject) if source is not None else None
+
+    @property
+    def domains(self):
+        source = self.request if self.request is not None else self.certificate
+        return ci.certificate_domains(source) if source is not None else []
+
+    @property
+    def public_key(self):
+        source = self.request if self.request is not None else self.certificate
+        return ci.public_key_der(source) if source is not None else None
+
+    def facts(self, now=None):
+        """What the module returns about this entry."""
+        facts = ci.describe(self.certificate, now=now) if self.certificate is not None else {"thumbprint": self.thumbprint}
+        facts["thumbprint"] = self.thumbprint
+        if self.pending:
+            # A pending request's bytes are CertEnroll's placeholder; report what was requested.
+            facts["subject"] = self.subject
+            facts["sans"] = self.domains
+        facts["status"] = self.status
+        facts["services"] = services_list(self.services)
+        facts["friendly_name"] = self.friendly_name
+        facts["pending"] = self.pending
+        return facts
+
+
+def store_from_answer(answer):
+    certificates = answer.get("certificates") or []
+    if isinstance(certificates, dict):
+        certificates = [certificates]
+    return [StoreEntry(record) for record in certificates]
+
+
+def find(store, thumbprint, pending=None):
+    for entry in store:
+        if entry.thumbprint == thumbprint and (pending is None or entry.pending == pending):
+            return entry
+    return None
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Validation of options
+
+
+def validate_request_options(subject_name, domain_names, key_size, friendly_name):
+    """(normalised subject, domains) for ``state=requested``; raises CertificatePlanError."""
+    domains = []
+    for name in domain_names or []:
+        if not isinstance(name, str) or not ci.valid_domain_name(name.strip().rstrip(".")):
+            raise CertificatePlanError("domain_names: %r is not a valid DNS name (for example mail.contoso.com)" % (name,))
+        name = name.strip().rstrip(".")
+        if name.lower() not in [d.lower() for d in domains]:
+            domains.append(name)
+    if not subject_name:
+        if not domains:
+            raise CertificatePlanError("state=requested needs subject_name or domain_names")
+        subject_name = "CN=" + domains[0]
+    try:
+        subject = ci.normalise_subject(subject_name)
+    except ValueError as error:
+        raise CertificatePlanError("subject_name %r is not a valid X.500 name: %s" % (subject_name, error))
+    if key_size not in KEY_SIZES:
+        raise CertificatePlanError("key_size must be one of %s" % ", ".join(str(k) for k in KEY_SIZES))
+    if friendly_name is not None and (len(friendly_name) >= 64 or any(c in friendly_name for c in "\r\n\x00")):
+        raise CertificatePlanError("friendly_name must be a single line of less than 64 characters")
+    return subject, domains
+
+
+def validate_services(services):
+    names = set()
+    for service in services or []:
+        match = next((s for s in SERVICES if s.lower() == str(service).strip().lower()), None)
+        if match is None:
+            raise CertificatePlanError("services: unknown service %r; expected %s" % (service, ", ".join(SERVICES)))
+        names.add(match)
+    return names
+
+
+def _subject_cn(subject):
+    for key, value in ci.parse_subject(subject):
+        if key == "CN":
+            cn = value
+    return cn
+
+
+def _with_cn(domains, subject):
+    """Exchange always puts the subject's CN among a request's domains: compare with it included."""
+    names = list(domains or [])
+    cn = _subject_cn(subject)
+    if cn and cn.lower() not in [d.lower() for d in names]:
+        names.append(cn)
+    return names
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Plans
+
+
+class Plan(object):
+    def __init__(self):
+        self.commands = []          # the lines that run
+        self.display = []           # the same lines as reported (secrets masked)
+        self.target = None          # the StoreEntry the result is about (None if it is created by the plan)
+        self.thumbprint = None      # the thumbprint the result is about
+        self.warnings = []
+
+    def add(self, line, display=None):
+        self.commands.append(line)
+        self.display.append(display if display is not None else line)
+
+    @property
+    def changed(self):
+        return bool(self.commands)
+
+
+def plan_requested(store, server, subject, domains, key_size, friendly_name, exportable, now=None):
+    """Reuse a pending request with the same subject, names and key size, accept an installed certificate for
+    them, or make a new request."""
+    wanted_domains = _with_cn(domains, subject)
+    result = Plan()
+
+    def same(entry):
+        return ((entry.subject or "").casefold() == subject.casefold()
+                and ci.same_domains(_with_cn(entry.domains, subject), wanted_domains))
+
+    for entry in store:
+        if entry.pending and same(entry) and (entry.request is None or ci.key_size(entry.request) == key_size):
+            result.target = entry
+            result.thumbprint = entry.thumbprint
+            return result
+    now = now or ci.now_utc()
+    for entry in store:
+        if (not entry.pending and entry.certificate is not None and entry.has_private_key and same(entry)
+                and not ci.is_self_signed(entry.certificate) and ci.not_after(entry.certificate) > now):
+            result.target = entry
+            result.thumbprint = entry.thumbprint
+            return result
+    params = [("Server", server), ("GenerateRequest", SWITCH), ("SubjectName", subject)]
+    if domains:
+        params.append(("DomainName", list(domains)))
+    if friendly_name is not None:
+        params.append(("FriendlyName", friendly_name))
+    params.append(("KeySize", key_size))
+    if exportable is not None:
+        params.append(("PrivateKeyExportable", bool(exportable)))
+    result.add(ps_command("New-ExchangeCertificate", dict(params)))
+    return result
+
+
+def pending_for(store, certificate):
+    """The pending request whose key the CA's certificate certifies, or None."""
+    key = ci.public_key_der(certificate)
+    for entry in store:
+        if entry.pending and entry.public_key == key:
+            return entry
+    return None
+
+
+def plan_import_answer(store, server, data, friendly_name, now=None):
+    """Complete a pending request with the CA's answer (``data``: PEM, DER or PKCS #7 bytes)."""
+    result = Plan()
+    try:
+        certificate = ci.load_certificate(data)
+    except ci.CertificateError as error:
+        raise CertificatePlanError("the CA's certificate cannot be read: %s" % error)
+    ci.check_validity(certificate, now)
+    result.thumbprint = ci.thumbprint(certificate)
+    installed = find(store, result.thumbprint, pending=False)
+    if installed is not None:
+        result.target = installed
+        return result, certificate
+    if pending_for(store, certificate) is None:
+        pending = [e for e in store if e.pending]
+        raise CertificatePlanError(
+            "the CA's certificate %s (%s) does not answer any pending request on server %s: its public key matches "
+            "none of the %d pending request(s)%s. Complete it on the server where the request was made (state=requested)"
+            % (result.thumbprint, ci.windows_name(certificate.subject), server, len(pending),
+               (" (" + "; ".join("%s %s" % (e.thumbprint, e.subject) for e in pending) + ")") if pending else ""))
+    params = [("Server", server), ("FileData", bytes(data))]
+    if friendly_name is not None:
+        params.append(("FriendlyName", friendly_name))
+    result.add(ps_command("Import-ExchangeCertificate", dict(params)))
+    return result, certificate
+
+
+_PFX_IMPORT = (u"Import-ExchangeCertificate -Server {server} -FileData {data} "
+               u"-Password (ConvertTo-SecureString {password} -AsPlainText -Force)")
+
+
+def plan_import_pfx(store, server, data, password, friendly_name, exportable, now=None, source="the PFX"):
+    """Import a PFX (already opened on the controller with ``password`` to prove it is right)."""
+    result = Plan()
+    try:
+        content = ci.load_pfx(data, password)
+    except ci.CertificateError as error:
+        raise CertificatePlanError("%s: %s" % (source, error))
+    certificate = content.certificate
+    ci.check_validity(certificate, now)
+    result.thumbprint = ci.thumbprint(certificate)
+    installed = find(store, result.thumbprint, pending=False)
+    if installed is not None:
+        result.target = installed
+        return result, certificate
+    line = ps_script(_PFX_IMPORT, server=server, data=bytes(data), password=password or "")
+    shown = (u"Import-ExchangeCertificate -Server " + ps_literal(server)
+             + u" -FileData ([System.Convert]::FromBase64String(" + ps_literal("<%s, %d bytes>" % (source, len(data)))
+             + u")) -Password (ConvertTo-SecureString '********' -AsPlainText -Force)")
+    extra = {}
+    if friendly_name is not None:
+        extra["FriendlyName"] = friendly_name
+    if exportable is not None:
+        extra["PrivateKeyExportable"] = bool(exportable)
+    if extra:
+        tail = ps_command("Import-ExchangeCertificate", extra)[len("Import-ExchangeCertificate"):]
+        line += tail
+        shown += tail
+    result.add(line, shown)
+    return result, certificate
+
+
+def default_smtp_holder(store, thumbprint, internal_transport_thumbprint):
+    """The certificate that is the server's default SMTP certificate, if it is another one; None if not (or unknown).
+
+    Exchange's ``InternalTransportCertificateThumbprint`` says it directly; without it (not read), any other
+    certificate enabled for SMTP is taken as the default (Exchange always has one once any is enabled for SMTP).
+    Returns ``(thumbprint or None, known)``.
+    """
+    holder = (internal_transport_thumbprint or "").strip().upper()
+    if holder:
+        return (holder if holder != thumbprint else None), True
+    for entry in store:
+        if entry.thumbprint != thumbprint and entry.services and "SMTP" in entry.services:
+            return entry.thumbprint, True
+    unknown = any(entry.services is None for entry in store if entry.thumbprint != thumbprint)
+    return None, not unknown
+
+
+def plan_services(plan, store, server, thumbprint, current, wanted, replace_default_smtp, internal_transport_thumbprint):
+    """Add ``Enable-ExchangeCertificate`` for the services in ``wanted`` that ``current`` lacks.
+
+    ``current`` None means unknown (Services read back empty): then every wanted service is enabled again
+    (Enable-ExchangeCertificate is additive, so this is safe) and a warning says why the run reports a change.
+    """
+    if not wanted:
+        return
+    if current is None:
+        missing = set(wanted)
+        plan.warnings.append("Exchange returned no Services for certificate %s (remote PowerShell can omit it); "
+                             "enabling %s again" % (thumbprint, services_text(missing)))
+    else:
+        missing = set(wanted) - set(current)
+    if not missing:
+        return
+    params = [("Server", server), ("Thumbprint", thumbprint), ("Services", services_text(missing))]
+    if "SMTP" in missing:
+        holder, known = default_smtp_holder(store, thumbprint, internal_transport_thumbprint)
+        if holder is not None or not known:
+            if not replace_default_smtp:
+                which = ("certificate %s" % holder) if holder else "another certificate (it could not be read which)"
+                raise CertificatePlanError(
+                    "enabling certificate %s for SMTP on server %s would replace the default SMTP certificate, "
+                    "%s: Exchange then asks 'Overwrite the existing default SMTP certificate?', a prompt that "
+                    "fails when nobody can answer it. Set replace_default_smtp=true to answer yes (the procedure "
+                    "says to click Yes; the module adds -Force), or leave SMTP out of services"
+                    % (thumbprint, server, which))
+            params.append(("Force", SWITCH))
+    plan.add(ps_command("Enable-ExchangeCertificate", dict(params)))
+
+
+def plan_absent(store, server, thumbprint, internal_transport_thumbprint):
+    result = Plan()
+    result.thumbprint = thumbprint
+    entry = find(store, thumbprint)
+    if entry is None:
+        return result
+    result.target = entry
+    if (internal_transport_thumbprint or "").strip().upper() == thumbprint:
+        raise CertificatePlanError(
+            "certificate %s is the internal transport (default SMTP) certificate of server %s; Exchange refuses to "
+            "remove it. Enable another certificate for SMTP (replace_default_smtp=true) first" % (thumbprint, server))
+    result.add(ps_command("Remove-ExchangeCertificate",
+                          dict([("Server", server), ("Thumbprint", thumbprint), ("Confirm", False)])))
+    return result
+
+
+# The write rounds: run the lines (as the session's execute envelope does), then read the store back in the
+# same round trip. ``New-ExchangeCertificate -GenerateRequest`` writes the request text: the first template keeps it.
+_STORE_READ = u"""$server = {server}
+$certs = @(Get-ExchangeCertificate -Server $server | ForEach-Object {
+    [ordered]@{
+        thumbprint = [string]$_.Thumbprint
+        raw = [System.Convert]::ToBase64String($_.RawData)
+        status = [string]$_.Status
+        services = [string]$_.Services
+        friendly_name = [string]$_.FriendlyName
+        has_private_key = [string]$_.HasPrivateKey
+        request = ''
+    }
+})
+"""
+
+REQUEST_AND_READ_SCRIPT = u"""$ErrorActionPreference = 'Stop'
+$__request = & ([scriptblock]::Create({command}))
+""" + _STORE_READ + u"""ConvertTo-Json -Depth 4 -Compress -InputObject ([ordered]@{ request = [string]$__request; certificates = $certs })
+"""
+
+RUN_AND_READ_SCRIPT = u"""$ErrorActionPreference = 'Stop'
+foreach ($__line in {commands}) {
+    & ([scriptblock]::Create($__line)) | Out-Null
+}
+""" + _STORE_READ + u"""ConvertTo-Json -Depth 4 -Compress -InputObject ([ordered]@{ request = ''; certificates = $certs })
+"""

@@ -1,0 +1,311 @@
+"""ExchangeSession against a fake pywinrm Protocol: envelope, sentinel, one load, error mapping, cleanup."""
+
+import base64
+import json
+import re
+
+import pytest
+import requests
+import tree_sitter
+import tree_sitter_powershell
+from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError, WSManFaultError
+
+from ansible_collections.mailops.exchange.plugins.module_utils import exchange_session as es
+from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_command, ps_unquote
+
+PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+LITERAL = r"'(?:[^'\u2018\u2019\u201a\u201b]|['\u2018\u2019\u201a\u201b]{2})*'"
+
+
+def has_error(node):
+    return node.type == "ERROR" or node.is_missing or any(has_error(c) for c in node.children)
+
+
+class FakeProtocol:
+    """Decodes what the session sends and answers like PowerShell would, driven by ``handler``.
+
+    handler(kind, payload) -> ("ok", [lines]) | ("err", {error record}) | ("exit", code) | ("noise", ...)
+    kind is 'load', 'query' or 'execute'; payload the inner script or the list of command lines.
+    """
+
+    def __init__(self, handler, chunks=1):
+        self.handler = handler
+        self.calls = []
+        self.pending = []
+        self.done = False
+        self.chunks = chunks
+        self.scripts = []
+        self.receive_faults = []
+        self.open_fault = None
+
+    def open_shell(self, **kwargs):
+        self.calls.append(("open_shell", kwargs))
+        if self.open_fault:
+            raise self.open_fault
+        return "SHELL-1"
+
+    def run_command(self, shell_id, command, arguments=()):
+        self.calls.append(("run_command", command))
+        return "CMD-1"
+
+    def send_command_input(self, shell_id, command_id, data, end=False):
+        self.calls.append(("send", data, end))
+        if end:
+            return
+        assert isinstance(data, bytes)
+        text = data.decode("utf-8")
+        assert text.endswith("\r\n\r\n") and text.count("\n") == 2, "one line plus an empty line"
+        match = re.search(r"FromBase64String\('([A-Za-z0-9+/=]+)'\)", text)
+        script = base64.b64decode(match.group(1)).decode("utf-8")
+        self.scripts.append(script)
+        assert not has_error(PARSER.parse(script.encode("utf-8")).root_node), script
+        token = re.search(r"(MAILOPS-[0-9a-f]{32}):BEGIN", script).group(1)
+        if "foreach ($__mailops_command in" in script:
+            array = re.search(r"foreach \(\$__mailops_command in @\((.*)\)\) \{", script, re.S).group(1)
+            kind, payload = "execute", [ps_unquote(m) for m in re.findall(LITERAL, array)]
+        else:
+            literal = re.search(r"\[scriptblock\]::Create\((" + LITERAL + r")\)", script, re.S).group(1)
+            inner = ps_unquote(literal)
+            kind = "load" if ("Import-PSSession" in inner or "Add-PSSnapin" in inner
+                              or "Connect-ExchangeServer" in inner) else "query"
+            kind, payload = kind, inner
+        outcome = self.handler(kind, payload)
+        if outcome[0] == "exit":
+            self.pending.append((b"", b"#< CLIXML\r\n<Objs Version=\"1.1.0.1\" xmlns=\"http://schemas.microsoft.com/"
+                                 b"powershell/2004/04\"><S S=\"Error\">boom_x000D__x000A_</S></Objs>", outcome[1], True))
+            return
+        if outcome[0] == "ok":
+            body = "\r\n".join(outcome[1])
+            out = "WARNING: noise before\r\n%s:BEGIN\r\n%s%s%s:OK\r\n" % (token, body, "\r\n" if body else "", token)
+        else:
+            out = "%s:BEGIN\r\n%s\r\n%s:ERR\r\n" % (token, json.dumps(outcome[1]), token)
+        data = out.encode("utf-8")
+        size = max(1, len(data) // self.chunks + 1)
+        for i in range(0, len(data), size):
+            self.pending.append((data[i:i + size], b"", -1, False))
+
+    def get_command_output_raw(self, shell_id, command_id):
+        self.calls.append(("receive",))
+        if self.receive_faults:
+            raise self.receive_faults.pop(0)
+        if not self.pending:
+            raise WinRMOperationTimeoutError()
+        return self.pending.pop(0)
+
+    def cleanup_command(self, shell_id, command_id):
+        self.calls.append(("cleanup", command_id))
+
+    def close_shell(self, shell_id, close_session=True):
+        self.calls.append(("close_shell", shell_id))
+
+
+def make(handler, chunks=1, **kwargs):
+    fake = FakeProtocol(handler, chunks=chunks)
+    params = dict(host="ex01.corp.contoso.com", username="CORP\\administrator", password="S3cr'et$(x)",
+                  protocol_factory=lambda session: fake)
+    params.update(kwargs)
+    return es.ExchangeSession(**params), fake
+
+
+def default_handler(kind, payload):
+    if kind == "load":
+        return ("ok", [])
+    if kind == "query":
+        return ("ok", ['{"a":1,"b":["x","\u00e9"]}'])
+    return ("ok", [])
+
+
+def test_query_execute_one_shell_one_process_one_load():
+    session, fake = make(default_handler, chunks=7)
+    with session:
+        assert session.query("Get-AcceptedDomain | ConvertTo-Json -Compress") == {"a": 1, "b": ["x", "\u00e9"]}
+        assert session.query("Get-SendConnector | ConvertTo-Json -Compress") == {"a": 1, "b": ["x", "\u00e9"]}
+        session.execute([ps_command("Set-AcceptedDomain", {"Identity": "x", "MakeDefault": True})])
+    names = [c[0] for c in fake.calls]
+    assert names.count("open_shell") == 1
+    assert names.count("run_command") == 1
+    assert session.scripts_run == 4
+    loads = [s for s in fake.scripts if "Import-PSSession" in s]
+    assert len(loads) == 1
+    open_kwargs = fake.calls[0][1]
+    assert open_kwargs["codepage"] == 65001
+    command_line = [c for c in fake.calls if c[0] == "run_command"][0][1]
+    assert command_line == es.POWERSHELL_COMMAND
+    assert "S3cr" not in command_line
+    # the password is inside the load script (stdin), quoted as a literal
+    inner = ps_unquote(re.search(r"\[scriptblock\]::Create\((" + LITERAL + r")\)", loads[0], re.S).group(1))
+    assert "$password = ConvertTo-SecureString 'S3cr''et$(x)' -AsPlainText -Force" in inner
+    assert "-ArgumentList 'CORP\\administrator', $password" in inner
+    assert "http://ex01.corp.contoso.com/PowerShell/" in loads[0]
+    # close: End on stdin, terminate signal, shell deleted
+    assert ("send", b"", True) in fake.calls
+    assert names[-2:] == ["cleanup", "close_shell"]
+
+
+def test_execute_nothing_opens_nothing():
+    session, fake = make(default_handler)
+    session.execute([])
+    session.close()
+    assert fake.calls == []
+
+
+def test_query_without_output_is_none():
+    session, fake = make(lambda kind, payload: ("ok", []))
+    assert session.query("$null") is None
+
+
+def test_operation_timeouts_are_retried():
+    session, fake = make(default_handler)
+    fake.receive_faults = [WinRMOperationTimeoutError(), WinRMOperationTimeoutError()]
+    assert session.query("x") == {"a": 1, "b": ["x", "\u00e9"]}
+
+
+def test_dropped_connection_on_receive_is_retried_once():
+    session, fake = make(default_handler)
+    fake.receive_faults = [requests.exceptions.ConnectionError("reset")]
+    assert session.query("x")["a"] == 1
+
+
+def test_command_error_names_cmdlet_target_and_text():
+    def handler(kind, payload):
+        if kind == "execute":
+            return ("err", {"message": "The operation couldn't be performed because object 'EX01\\owa (Default Web "
+                                       "Site)' couldn't be found.", "command": "Set-OwaVirtualDirectory",
+                            "target": "", "id": "x", "current": payload[1]})
+        return ("ok", [])
+    session, fake = make(handler)
+    lines = [ps_command("Set-AcceptedDomain", {"Identity": "a", "MakeDefault": True}),
+             ps_command("Set-OwaVirtualDirectory", {"Identity": "EX01\\owa (Default Web Site)", "InternalUrl": "https://x/owa"})]
+    with pytest.raises(es.ExchangeCommandError) as info:
+        session.execute(lines)
+    error = info.value
+    assert error.cmdlet == "Set-OwaVirtualDirectory"
+    assert error.target == "EX01\\owa (Default Web Site)"
+    assert error.command == lines[1]
+    assert str(error).startswith("Set-OwaVirtualDirectory failed for 'EX01\\owa (Default Web Site)': The operation")
+
+
+def test_query_error_becomes_command_error():
+    def handler(kind, payload):
+        if kind == "query":
+            return ("err", {"message": "Couldn't find object 'x'.", "command": "Get-SendConnector", "target": "x",
+                            "id": "NotFound", "current": payload})
+        return ("ok", [])
+    session, _ = make(handler)
+    with pytest.raises(es.ExchangeCommandError, match=r"^Get-SendConnector failed for 'x': Couldn't find object"):
+        session.query("Get-SendConnector -Identity 'x'")
+
+
+def test_load_failure_is_a_connection_error():
+    session, _ = make(lambda kind, payload: ("err", {"message": "Connecting to remote server failed", "command":
+                                                     "New-PSSession", "target": "", "id": "x", "current": payload}))
+    with pytest.raises(es.ExchangeConnectionError, match="loading the Exchange Management Shell .remote_session. on "
+                                                         "ex01.corp.contoso.com failed: New-PSSession failed"):
+        session.query("x")
+
+
+def test_process_exit_before_sentinel():
+    session, _ = make(lambda kind, payload: ("exit", 1))
+    with pytest.raises(es.ExchangeConnectionError, match="PowerShell on https://ex01.corp.contoso.com:5986/wsman "
+                                                         "exited .code 1. while loading the Exchange shell: boom"):
+        session.query("x")
+
+
+def test_not_json_output():
+    session, _ = make(lambda kind, payload: ("ok", ["this is not json"]) if kind == "query" else ("ok", []))
+    with pytest.raises(es.ExchangeOutputError, match="did not return the expected JSON"):
+        session.query("x")
+
+
+def test_json_after_other_lines_is_found():
+    session, _ = make(lambda kind, payload: ("ok", ["a table", '{"x": 2}']) if kind == "query" else ("ok", []))
+    assert session.query("x") == {"x": 2}
+
+
+@pytest.mark.parametrize("fault,pattern", [
+    (InvalidCredentialsError("the specified credentials were rejected by the server"),
+     r"authentication failed for user CORP\\administrator on https://ex01.corp.contoso.com:5986/wsman"),
+    (requests.exceptions.SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local "
+                                  "issuer certificate (_ssl.c:1000)"), r"TLS certificate validation failed .*exchange_ca_trust_path"),
+    (requests.exceptions.ConnectionError("HTTPSConnectionPool: Max retries exceeded (Caused by NewConnectionError("
+                                         "'[Errno 111] Connection refused'))"), r"cannot reach .*Connection refused"),
+    (requests.exceptions.ReadTimeout("read timed out"), r"no answer within exchange_read_timeout=30s"),
+    (WSManFaultError(500, "Bad HTTP response", "<xml/>", "The WS-Management service cannot process the request. "
+                     "This user is allowed a maximum number of 5 concurrent shells", wsman_fault_code=2144108060),
+     r"refused opening a WinRM shell: .*maximum number of 5 concurrent shells"),
+])
+def test_transport_failures_are_connection_errors(fault, pattern, monkeypatch):
+    monkeypatch.setattr(es.time, "sleep", lambda s: None)
+    session, fake = make(default_handler)
+    fake.open_fault = fault
+    with pytest.raises(es.ExchangeConnectionError, match=pattern):
+        session.query("x")
+    assert "S3cr" not in str(fake.calls[0])
+
+
+def test_wrong_password_is_not_retried():
+    session, fake = make(default_handler)
+    fake.open_fault = InvalidCredentialsError("rejected")
+    with pytest.raises(es.ExchangeConnectionError):
+        session.query("x")
+    assert [c[0] for c in fake.calls].count("open_shell") == 1
+
+
+def test_remote_session_needs_fqdn_for_ip_hosts():
+    session, _ = make(default_handler, host="127.0.0.1")
+    with pytest.raises(es.ExchangeConnectionError, match="exchange_server_fqdn is required"):
+        session.query("x")
+    session, fake = make(default_handler, host="127.0.0.1", server_fqdn="ex01.corp.contoso.com", port=5999)
+    session.query("x")
+    assert "http://ex01.corp.contoso.com/PowerShell/" in fake.scripts[0]
+    assert session.endpoint == "https://127.0.0.1:5999/wsman"
+
+
+@pytest.mark.parametrize("mode,needle", [("snapin", "Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn"),
+                                         ("remote_exchange_script", "Connect-ExchangeServer -Auto")])
+def test_other_shell_modes(mode, needle):
+    session, fake = make(default_handler, shell=mode)
+    session.query("x")
+    assert needle in fake.scripts[0]
+    assert "S3cr" not in fake.scripts[0]
+
+
+def test_timeouts_validated():
+    with pytest.raises(ValueError):
+        es.ExchangeSession(host="h", operation_timeout=30, read_timeout=30)
+
+
+def test_from_params_defaults():
+    session = es.ExchangeSession.from_params({"exchange_host": "h", "exchange_scheme": "http"})
+    assert session.endpoint == "http://h:5985/wsman"
+    assert session.shell_mode == "remote_session"
+
+
+def test_clean_clixml():
+    data = (b"#< CLIXML\r\n<Objs Version=\"1.1.0.1\" xmlns=\"http://schemas.microsoft.com/powershell/2004/04\">"
+            b"<Obj S=\"progress\" RefId=\"0\"><TN RefId=\"0\"><T>System.Management.Automation.PSCustomObject</T></TN>"
+            b"</Obj><S S=\"Error\">Set-OwaVirtualDirectory : not found_x000D__x000A_</S>"
+            b"<S S=\"Error\">second line_x000D__x000A_</S></Objs>")
+    assert es.clean_clixml(data) == "Set-OwaVirtualDirectory : not found\nsecond line"
+    assert es.clean_clixml(b"plain text\r\n") == "plain text"
+
+
+def test_connection_argument_spec_shape():
+    spec = es.CONNECTION_ARGUMENT_SPEC
+    assert spec["exchange_password"]["no_log"] is True
+    assert spec["exchange_host"]["required"] is True
+    for name, option in spec.items():
+        assert option["fallback"][1] == [name.upper()]
+    assert spec["exchange_transport"]["default"] == "ntlm"
+    assert spec["exchange_shell"]["choices"] == ["remote_session", "snapin", "remote_exchange_script"]
+
+
+def test_password_is_redacted_from_errors():
+    def handler(kind, payload):
+        return ("err", {"message": "At line:1 char:5 ConvertTo-SecureString 'S3cr''et$(x)' -AsPlainText: parse error; "
+                                   "raw S3cr'et$(x)", "command": "", "target": "", "id": "x"})
+    session, _ = make(handler)
+    with pytest.raises(es.ExchangeConnectionError) as info:
+        session.query("x")
+    assert "S3cr" not in str(info.value)
+    assert "********" in str(info.value)

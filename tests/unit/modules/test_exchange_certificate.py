@@ -1,0 +1,202 @@
+"""exchange_certificate in-process against a fake session holding real certificates."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+import sys
+
+import pytest
+from clientaccess_fakes import FakeSession, run_module
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "module_utils"))
+from test_certificate_plan import MAIL, NAMES, Lab, self_signed  # noqa: E402
+
+from ansible_collections.mailops.exchange.plugins.module_utils import certificate_info as ci  # noqa: E402
+from ansible_collections.mailops.exchange.plugins.modules import exchange_certificate  # noqa: E402
+
+REQUEST_ARGS = {"server": "EX01", "state": "requested", "subject_name": "C=US, O=Contoso, CN=mail.contoso.com",
+                "domain_names": NAMES, "friendly_name": "Contoso mail"}
+
+
+def session_for(lab, after=None):
+    """Reads answer with the lab's store; write rounds answer with ``after`` (a Lab) or the same store."""
+    def write_round(script):
+        target = after or lab
+        result = target.answer()
+        result["request"] = getattr(target, "request_text", "")
+        return result
+    return FakeSession({"$__request": write_round, "foreach ($__line": write_round,
+                        "Export-ExchangeCertificate": lambda script: lab.answer()})
+
+
+def test_requested_makes_a_request_and_writes_the_csr(monkeypatch, capsys, tmp_path):
+    lab = Lab()
+    after = Lab()
+    after.records = list(lab.records)
+    csr, _, dummy = after.request(MAIL.__class__(list(reversed(list(MAIL)))), NAMES)  # as .NET encodes the subject
+    der = csr.public_bytes(serialization.Encoding.DER)
+    after.request_text = "-----BEGIN NEW CERTIFICATE REQUEST-----\r\n" + base64.b64encode(der).decode() + \
+        "\r\n-----END NEW CERTIFICATE REQUEST-----\r\n"
+    session = session_for(lab, after)
+    path = tmp_path / "ex01.req"
+    result = run_module(monkeypatch, capsys, exchange_certificate.main,
+                        dict(REQUEST_ARGS, csr_path=str(path), _ansible_diff=True), session)
+    assert result["changed"] is True
+    assert result["commands"] == [
+        "New-ExchangeCertificate -Server 'EX01' -GenerateRequest -SubjectName 'C=US, O=Contoso, CN=mail.contoso.com' "
+        "-DomainName @('mail.contoso.com', 'owa.contoso.com', 'autodiscover.contoso.com') -FriendlyName 'Contoso mail' "
+        "-KeySize 2048"]
+    assert len(session.queries) == 2  # the read, then the write round (request + store read back)
+    assert result["csr"] == csr.public_bytes(serialization.Encoding.PEM).decode()
+    assert path.read_text() == result["csr"]
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert result["thumbprint"] == ci.thumbprint(dummy)
+    assert result["status"] == "PendingRequest"
+    assert result["diff"]["before"] == {"present": False}
+
+
+def test_requested_rerun_reuses_the_pending_request(monkeypatch, capsys, tmp_path):
+    lab = Lab()
+    csr, _, dummy = lab.request(MAIL.__class__(list(reversed(list(MAIL)))), NAMES)
+    path = tmp_path / "ex01.req"
+    path.write_text(csr.public_bytes(serialization.Encoding.PEM).decode())
+    os.chmod(path, 0o600)
+    session = session_for(lab)
+    result = run_module(monkeypatch, capsys, exchange_certificate.main, dict(REQUEST_ARGS, csr_path=str(path)), session)
+    assert result["changed"] is False and result["commands"] == [] and len(session.queries) == 1
+    assert result["thumbprint"] == ci.thumbprint(dummy)
+    assert result["csr"] == path.read_text()
+
+
+def test_requested_check_mode(monkeypatch, capsys, tmp_path):
+    session = session_for(Lab())
+    path = tmp_path / "ex01.req"
+    result = run_module(monkeypatch, capsys, exchange_certificate.main,
+                        dict(REQUEST_ARGS, csr_path=str(path), _ansible_check_mode=True), session)
+    assert result["changed"] is True and len(result["commands"]) == 1
+    assert len(session.queries) == 1 and not path.exists() and result["csr"] is None
+
+
+def _completed(lab, csr, services="IIS, SMTP"):
+    done = Lab()
+    done.records = [dict(r) for r in lab.records if r["status"] != "PendingRequest"]
+    signed = lab.sign(csr)
+    done.add(signed, "Valid", services, "Contoso mail")
+    done.records[0]["services"] = "IMAP, POP"
+    return done, signed
+
+
+def test_present_completes_and_enables(monkeypatch, capsys, tmp_path):
+    lab = Lab()
+    csr, _, _ = lab.request(MAIL, NAMES)
+    done, signed = _completed(lab, csr)
+    answer = tmp_path / "ex01.cer"
+    answer.write_bytes(signed.public_bytes(serialization.Encoding.PEM))
+    session = session_for(lab, done)
+    result = run_module(monkeypatch, capsys, exchange_certificate.main,
+                        {"server": "EX01", "certificate_path": str(answer), "services": ["IIS", "SMTP"],
+                         "replace_default_smtp": True}, session)
+    thumb = ci.thumbprint(signed)
+    assert result["changed"] is True
+    assert result["commands"][0].startswith("Import-ExchangeCertificate -Server 'EX01' -FileData ")
+    assert result["commands"][1] == ("Enable-ExchangeCertificate -Server 'EX01' -Thumbprint '%s' -Services 'IIS, SMTP' "
+                                     "-Force" % thumb)
+    assert len(session.queries) == 2
+    assert result["thumbprint"] == thumb and result["status"] == "Valid" and result["services"] == ["IIS", "SMTP"]
+    assert result["tls_certificate_name"] == "<I>CN=Exchange Lab Root CA<S>CN=mail.contoso.com, O=Contoso, C=US"
+    assert result["sans"] == NAMES
+
+    # Second run: the certificate is installed with its services: nothing is sent.
+    session = session_for(done)
+    result = run_module(monkeypatch, capsys, exchange_certificate.main,
+                        {"server": "EX01", "certificate_path": str(answer), "services": ["IIS", "SMTP"],
+                         "replace_default_smtp": True}, session)
+    assert result["changed"] is False and result["commands"] == [] and len(session.queries) == 1
+
+
+def test_present_refuses_smtp_without_replace_before_any_write(monkeypatch, capsys, tmp_path):
+    lab = Lab()
+    csr, _, _ = lab.request(MAIL, NAMES)
+    signed = lab.sign(csr)
+    session = session_for(lab)
+    result = run_module(monkeypatch, capsys, exchange_certificate.main,
+                        {"server": "EX01", "certificate_content": signed.public_bytes(serialization.Encoding.PEM).decode(),
+                         "services": ["IIS", "SMTP"]}, session)
+    assert result["failed"] and "Overwrite the existing default SMTP certificate?" in result["msg"]
+    assert len(session.queries) == 1 and result["commands"] == []
+
+
+def test_present_check_mode(monkeypatch, capsys, tmp_path):
+    lab = Lab()
+    csr, _, _ = lab.request(MAIL, NAMES)
+    signed = lab.sign(csr)
+    session = session_for(lab)
+    result = run_module(monkeypatch, capsys, exchange_certificate.main,
+                        {"server": "EX01", "certificate_content": signed.public_bytes(serialization.Encoding.PEM).decode(),
+                         "services": ["IIS"], "_ansible_check_mode": True}, session)
+    assert result["changed"] and len(result["commands"]) == 2 and len(session.queries) == 1
+    assert result["thumbprint"] == ci.thumbprint(signed) and result["services"] == ["IIS"]
+
+
+def test_pfx_wrong_password_and_secrets(monkeypatch, capsys, tmp_path):
+    cert, key = self_signed(MAIL, NAMES)
+    pfx = tmp_path / "mail.pfx"
+    pfx.write_bytes(pkcs12.serialize_key_and_certificates(b"m", key, cert, None,
+                                                          serialization.BestAvailableEncryption(b"Corr3ct-Horse")))
+    session = session_for(Lab())
+    result = run_module(monkeypatch, capsys, exchange_certificate.main,
+                        {"server": "EX01", "pfx_path": str(pfx), "pfx_password": "wrong-one"}, session)
+    assert result["failed"] and "wrong password" in result["msg"] and result["commands"] == []
+    assert "wrong-one" not in json.dumps({k: v for k, v in result.items() if k != "invocation"})
+
+    done = Lab()
+    done.add(cert, "Valid", "IIS", "m")
+    session = session_for(Lab(), done)
+    result = run_module(monkeypatch, capsys, exchange_certificate.main,
+                        {"server": "EX01", "pfx_path": str(pfx), "pfx_password": "Corr3ct-Horse", "services": ["IIS"]},
+                        session)
+    assert result["changed"] and "Corr3ct-Horse" not in json.dumps(result)
+    assert "ConvertTo-SecureString '********'" in result["commands"][0]
+    # What ran carried the real password (inside the script, on stdin).
+    assert "Corr3ct-Horse" in session.queries[-1]
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"state": "absent"}, "needs thumbprint"),
+    ({"state": "present"}, "needs certificate_path"),
+    ({"certificate_path": "/nonexistent/x.cer"}, "does not exist"),
+    ({"state": "requested", "domain_names": ["a b"]}, "not a valid DNS name"),
+    ({"state": "requested", "subject_name": "CN=x", "services": ["IIS"]}, "belong to state=present"),
+    ({"thumbprint": "xyz"}, "not a certificate thumbprint"),
+    ({"pfx_password": "s3cret-value", "thumbprint": "A" * 40}, "only used with pfx_path"),
+])
+def test_refusals_before_any_read(monkeypatch, capsys, args, message):
+    session = session_for(Lab())
+    result = run_module(monkeypatch, capsys, exchange_certificate.main, dict({"server": "EX01"}, **args), session)
+    assert result["failed"] and message in result["msg"] and session.queries == []
+
+
+def test_absent(monkeypatch, capsys):
+    lab = Lab()
+    _, _, dummy = lab.request(MAIL, NAMES)
+    thumb = ci.thumbprint(dummy)
+    session = session_for(lab)
+    result = run_module(monkeypatch, capsys, exchange_certificate.main,
+                        {"server": "EX01", "state": "absent", "thumbprint": thumb.lower(), "_ansible_diff": True}, session)
+    assert result["commands"] == ["Remove-ExchangeCertificate -Server 'EX01' -Thumbprint '%s' -Confirm:$false" % thumb]
+    assert session.executed == [result["commands"]]
+    assert result["diff"]["before"]["present"] is True and result["diff"]["after"] == {"present": False}
+
+
+def test_present_by_thumbprint_manages_services(monkeypatch, capsys):
+    lab = Lab()
+    thumb = ci.thumbprint(lab.default)
+    session = session_for(lab)
+    result = run_module(monkeypatch, capsys, exchange_certificate.main,
+                        {"server": "EX01", "thumbprint": thumb, "services": ["IIS", "SMTP", "POP"]}, session)
+    assert result["changed"] is False and result["services"] == ["IMAP", "POP", "IIS", "SMTP"]
