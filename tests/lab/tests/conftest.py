@@ -11,9 +11,15 @@ from __future__ import annotations
 
 import base64
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+# pytest runs with --import-mode=importlib, which puts no test directory on sys.path: make lab_support importable
+# (for this file and for the tests) without turning the directory into a package.
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
 
 from lab_support import FakeOrganization, FakeProcesses, LabProcess, WinRMLab, serve_args
 

@@ -3,6 +3,7 @@
 - ``LabProcess`` / ``serve_args``: ``python -m exchange_lab serve`` as a subprocess, waiting for endpoints.json.
 - ``FakeOrganization``, ``FakeProcess``, ``FakeProcesses``: stand-ins for the Exchange model and the PowerShell host
   so the WinRM endpoint can be tested on its own.
+- ``session``, ``protocol``: pywinrm clients for a lab (``WinRMLab``); ``http_lines``: its transcript's HTTP lines.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import winrm
 
 LAB_ROOT = Path(__file__).resolve().parents[1]  # tests/lab, the directory that holds exchange_lab
 
@@ -194,3 +197,35 @@ class WinRMLab:
 
     def url(self, server: str = "EX01", scheme: str = "http") -> str:
         return self.endpoints["servers"][server][scheme]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# pywinrm clients for an in-process lab
+
+
+def session(lab, scheme="http", transport="ntlm", server="EX01", username=None, password=None, **options) -> winrm.Session:
+    return winrm.Session(
+        lab.url(server, scheme),
+        auth=(username or lab.endpoints["username"], password or lab.endpoints["password"]),
+        transport=transport,
+        server_cert_validation="validate",
+        ca_trust_path=lab.endpoints["ca_bundle"],
+        **options,
+    )
+
+
+def protocol(lab, scheme="http", transport="ntlm", server="EX01", username=None, password=None, **options) -> winrm.protocol.Protocol:
+    return winrm.protocol.Protocol(
+        lab.url(server, scheme),
+        transport=transport,
+        username=username or lab.endpoints["username"],
+        password=password or lab.endpoints["password"],
+        server_cert_validation="validate",
+        ca_trust_path=lab.endpoints["ca_bundle"],
+        **options,
+    )
+
+
+def http_lines(lab) -> list[dict]:
+    lines = [json.loads(line) for line in lab.context.observer.transcript_path.read_text().splitlines()]
+    return [line for line in lines if line["kind"] == "http"]

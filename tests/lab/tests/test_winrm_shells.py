@@ -12,7 +12,7 @@ import pytest
 import requests
 from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
 
-from test_winrm_transport import http_lines, protocol, session
+from lab_support import http_lines, protocol, session
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -326,7 +326,7 @@ def test_transport_error_for_a_bad_encrypted_body(winrm_lab):
 
 def test_idle_shells_expire(winrm_lab):
     client = protocol(winrm_lab, "https", "basic")
-    shell_id = client.open_shell(idle_timeout=1)
+    shell_id = client.open_shell(idle_timeout="PT1S")  # pywinrm passes it through: an xs:duration
     time.sleep(1.3)
     with pytest.raises(WSManFaultError) as fault:
         client.run_command(shell_id, "echo", ["x"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 
 import pytest
 import requests
@@ -12,40 +11,14 @@ import winrm
 from requests_ntlm import HttpNtlmAuth
 from winrm.exceptions import InvalidCredentialsError
 
+from lab_support import http_lines, protocol, session
+
 TRANSPORTS = [
     pytest.param("http", "basic", id="basic-http"),
     pytest.param("http", "ntlm", id="ntlm-http-encrypted"),
     pytest.param("https", "ntlm", id="ntlm-https"),
     pytest.param("https", "basic", id="basic-https"),
 ]
-
-
-def session(lab, scheme="http", transport="ntlm", server="EX01", username=None, password=None, **options) -> winrm.Session:
-    return winrm.Session(
-        lab.url(server, scheme),
-        auth=(username or lab.endpoints["username"], password or lab.endpoints["password"]),
-        transport=transport,
-        server_cert_validation="validate",
-        ca_trust_path=lab.endpoints["ca_bundle"],
-        **options,
-    )
-
-
-def protocol(lab, scheme="http", transport="ntlm", server="EX01", username=None, password=None, **options) -> winrm.protocol.Protocol:
-    return winrm.protocol.Protocol(
-        lab.url(server, scheme),
-        transport=transport,
-        username=username or lab.endpoints["username"],
-        password=password or lab.endpoints["password"],
-        server_cert_validation="validate",
-        ca_trust_path=lab.endpoints["ca_bundle"],
-        **options,
-    )
-
-
-def http_lines(lab) -> list[dict]:
-    lines = [json.loads(line) for line in lab.context.observer.transcript_path.read_text().splitlines()]
-    return [line for line in lines if line["kind"] == "http"]
 
 
 @pytest.mark.parametrize("scheme,transport", TRANSPORTS)
@@ -232,10 +205,10 @@ def test_basic_over_http_can_be_refused(winrm_lab, tmp_path):
     with Lab.start(tmp_path, context=context, process_factory=FakeProcesses(), basic_over_http=False) as lab:
         auth = (users.default.principal, users.default.password)
         with pytest.raises(InvalidCredentialsError):
-            winrm.Session(lab.endpoints["servers"]["EX01"]["http"], auth=auth, transport="basic").run_cmd("echo", ["x"])
+            winrm.Session(lab.endpoints["servers"]["EX01"]["http"], auth=auth, transport="basic", ca_trust_path=lab.endpoints["ca_bundle"]).run_cmd("echo", ["x"])
         https = winrm.Session(lab.endpoints["servers"]["EX01"]["https"], auth=auth, transport="basic", ca_trust_path=lab.endpoints["ca_bundle"])
         assert https.run_cmd("echo", ["ok"]).std_out == b"ok\r\n"
-        ntlm = winrm.Session(lab.endpoints["servers"]["EX01"]["http"], auth=auth, transport="ntlm")
+        ntlm = winrm.Session(lab.endpoints["servers"]["EX01"]["http"], auth=auth, transport="ntlm", ca_trust_path=lab.endpoints["ca_bundle"])
         assert ntlm.run_cmd("echo", ["encrypted"]).std_out == b"encrypted\r\n"
         kept_alive = winrm.protocol.Protocol(lab.endpoints["servers"]["EX01"]["http"], transport="ntlm", username=auth[0], password=auth[1])
         shell_id = kept_alive.open_shell()

@@ -62,8 +62,7 @@ MULTIVALUED_ELEMENTS = {
 CONFIRMING_VERBS = ("Remove",)
 
 
-class ContractError(Exception):
-    pass
+_NO_INPUT = object()  # the command is first in its pipeline
 
 
 class ExchangeCommand:
@@ -83,20 +82,18 @@ class ExchangeCommand:
     # -- invocation -------------------------------------------------------------------------------------------------
 
     def invoke(self, ctx: CommandContext, args: list[Argument], pipeline_input: list | None) -> list:
-        if pipeline_input is None:
-            invocations = [self._bind(args, None)]
-        else:
-            # The process block runs once per pipeline object; binding errors for an object are terminating.
-            invocations = [self._bind(args, item) for item in pipeline_input]
+        # The process block runs once per pipeline object (never for an empty pipeline), binding each in turn.
+        items = [None] if pipeline_input is None else list(pipeline_input)
         results: list = []
-        for number, (bound, params) in enumerate(invocations):
+        for item in items:
+            bound, params = self._bind(args, item if pipeline_input is not None else _NO_INPUT)
             call = Call(self.name, self.org, self.server, params, ctx, bound.parameter_set, bound.from_pipeline)
             try:
                 output = self._run(call)
             except PSError as error:
-                if error.terminating or len(invocations) == 1:
+                if error.terminating or len(items) == 1:
                     raise
-                ctx.write_error(error)  # further pipeline objects still run, as in PowerShell
+                ctx.write_error(error)  # a non-terminating error for one object; the next objects still run
                 continue
             results.extend(output)
         if ctx.exchange_mode in ("remote_session", "remote_exchange_script"):
@@ -105,7 +102,7 @@ class ExchangeCommand:
 
     def _bind(self, args: list[Argument], item: Any) -> tuple:
         params = self._ordered_params(item)
-        bound = bind(self.name, args, params, self.parameter_sets, None if item is None else [item])
+        bound = bind(self.name, args, params, self.parameter_sets, None if item is _NO_INPUT else [item])
         converted: dict[str, Any] = {}
         for name, raw in bound.values.items():
             value = raw[0] if name in bound.from_pipeline else raw

@@ -82,6 +82,9 @@ _MISSING_MESSAGES = {
 }
 
 
+_OPENERS = {"}": ("{", "@{"), ")": ("(", "@(", "$("), "]": ("[",)}
+
+
 def parse(text: str) -> Source:
     """Parse a script; raise :class:`ParseException` at the first ERROR or MISSING node."""
     data = text.encode("utf-8")
@@ -108,6 +111,11 @@ def _syntax_error(source: Source) -> ParseException:
     node = _first_error(source.root) or source.root
     end_of_text = len(source.data.rstrip())
     position = source.position(node)
+    if node.is_missing and node.type in _OPENERS and node.parent is not None:
+        # PowerShell points at the bracket left open, not at the end of the text.
+        opener = next((c for c in node.parent.children if c.type in _OPENERS[node.type]), None)
+        if opener is not None:
+            position = source.position(opener)
     if node.is_missing:
         message, error_id = _MISSING_MESSAGES.get(node.type, (f"Missing '{node.type}' in statement.", "MissingToken"))
         return ParseException(message, error_id, position, incomplete=node.start_byte >= end_of_text)
