@@ -33,3 +33,6 @@ lab-tests: venv
 
 clean:
 	rm -rf $(VENV) .collections .lab .pytest_cache
+
+demo: venv system-deps
+	./hack/demo.sh

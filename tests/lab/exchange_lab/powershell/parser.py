@@ -92,7 +92,69 @@ def parse(text: str) -> Source:
     source = Source(text, data, tree)
     if tree.root_node.has_error:
         raise _syntax_error(source)
+    _check_quotes(source)
     return source
+
+
+SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
+DOUBLE_QUOTES = '"\u201c\u201d\u201e'
+
+
+def lone_quote(content: str, quotes: str, backtick_escapes: bool) -> int:
+    """Index of the first quote character that is not doubled (PowerShell ends the string there), else -1."""
+    index = 0
+    while index < len(content):
+        char = content[index]
+        if backtick_escapes and char == "`":
+            index += 2
+            continue
+        if char in quotes:
+            if index + 1 < len(content) and content[index + 1] in quotes:
+                index += 2
+                continue
+            return index
+        index += 1
+    return -1
+
+
+def _check_quotes(source: Source) -> None:
+    """tree-sitter-powershell ends strings only at ASCII quotes; PowerShell also at the typographic ones
+    (U+2018-U+201B single, U+201C-U+201E double). A literal PowerShell would end early is a syntax error."""
+    stack = [source.root]
+    while stack:
+        node = stack.pop()
+        kind = node.type
+        if kind == "verbatim_string_characters":
+            text = source.text_of(node)
+            if text.startswith("'") and len(text) >= 2:
+                _raise_if_lone(source, node, text[1:-1], SINGLE_QUOTES, False, 1)
+            continue
+        if kind == "expandable_string_literal":
+            data = source.data
+            start = node.start_byte + len(data[node.start_byte:node.start_byte + 4].decode("utf-8", "ignore")[:1].encode("utf-8"))
+            pieces = []
+            position = start
+            for child in node.named_children:
+                pieces.append(data[position:child.start_byte].decode("utf-8", "replace"))
+                pieces.append("x")  # a variable or subexpression: no quote characters of this string
+                position = child.end_byte
+                stack.append(child)
+            end_char = data[:node.end_byte].decode("utf-8", "replace")[-1:]
+            pieces.append(data[position:node.end_byte - len(end_char.encode("utf-8"))].decode("utf-8", "replace"))
+            _raise_if_lone(source, node, "".join(pieces), DOUBLE_QUOTES, True, 1)
+            continue
+        stack.extend(node.children)
+
+
+def _raise_if_lone(source: Source, node: tree_sitter.Node, content: str, quotes: str, backtick: bool, offset: int) -> None:
+    index = lone_quote(content, quotes, backtick)
+    if index < 0:
+        return
+    position = source.position(node)
+    position = Position(position.line, position.column + offset + index, position.line_text, 1)
+    rest = content[index + 1:].split()
+    token = rest[0] if rest else content[index]
+    raise ParseException(f"Unexpected token '{token}' in expression or statement.", "UnexpectedToken", position)
 
 
 def _first_error(node: tree_sitter.Node) -> tree_sitter.Node | None:
