@@ -119,8 +119,11 @@ class ExchangeCommandError(ExchangeError):
         return "%s failed: %s" % (self.cmdlet, self.message)
 
 
-# The envelope around a read script: its output, or a JSON error record, between two markers.
+# The envelope around a read script: its output, or a JSON error record, between two markers. stdout is switched to
+# UTF-8 first: a redirected powershell.exe writes in the OEM code page otherwise, and non-ASCII values would come
+# back as '?'.
 _QUERY_ENVELOPE = u"""$ErrorActionPreference = 'Stop'
+[Console]::OutputEncoding = [System.Text.Encoding]::UTF8
 try {
     $__mailops_output = & ([scriptblock]::Create({script}))
     Write-Output {begin}
@@ -136,6 +139,7 @@ try {
 
 # The envelope around write commands: run in order, stop at the first failure, say which one failed.
 _EXECUTE_ENVELOPE = u"""$ErrorActionPreference = 'Stop'
+[Console]::OutputEncoding = [System.Text.Encoding]::UTF8
 $__mailops_current = $null
 try {
     foreach ($__mailops_command in {commands}) {
@@ -435,8 +439,13 @@ class ExchangeSession(object):
         if commands and current in commands:
             first = current.split(" ", 1)[0]
             cmdlet = cmdlet if cmdlet and cmdlet.lower() == first.lower() else first
-            if not target:
-                target = command_argument(current, "Identity") or command_argument(current, "Name")
+            # The object as the command line names it: -Identity, else [-Server\]-Name; Exchange's TargetObject
+            # (often a type name for New-* cmdlets) only when the line names nothing.
+            named = command_argument(current, "Identity")
+            if named is None and command_argument(current, "Name") is not None:
+                server = command_argument(current, "Server")
+                named = (server + "\\" if server else "") + command_argument(current, "Name")
+            target = named or target
         elif not cmdlet:
             cmdlet = "PowerShell"
         return ExchangeCommandError(cmdlet, self._redact(target), message, command=current if commands else None,

@@ -89,3 +89,17 @@ def test_receive_connector_refusals(lab, args, message):
     assert message in result["msg"]
     assert write_commands(lab) == []
     assert changes(before, lab.lab_state()) == []
+
+
+def test_exchange_refusal_is_a_clean_failure(lab):
+    """Exchange's own error (binding conflict) -> one message naming the cmdlet, the object and Exchange's text."""
+    before = lab.lab_state()
+    args = {"name": "Dup 587", "server": "EX01", "bindings": ["0.0.0.0:587"],
+            "remote_ip_ranges": ["0.0.0.0-255.255.255.255"], "transport_role": "FrontendTransport"}
+    result = lab.run_module("exchange_receive_connector", args)
+    assert result.get("failed") is True, result
+    assert result["msg"].startswith("New-ReceiveConnector failed for 'EX01\\Dup 587': "), result["msg"]
+    assert "Client Frontend EX01" in result["msg"]
+    assert "Traceback" not in lab.last_run["stdout"] + lab.last_run["stderr"]
+    assert result["failed_command"] == result["commands"][0]
+    assert changes(before, lab.lab_state()) == []

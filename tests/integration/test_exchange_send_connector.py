@@ -101,3 +101,20 @@ def test_send_connector_other_versions(lab_factory, version):
     assert_one_session(lab)
     result = lab.run_module("exchange_send_connector", args)
     assert result["changed"] is False, result
+
+
+def test_hostile_comment_reaches_exchange_verbatim(lab):
+    hostile = "it's \"quoted\" $(Remove-Item C:\\) ${env:x} `n \u2018typo\u2019 \u201cdq\u201d ; | & # <# #> \u00e9\u65e5"
+    name = "Hostile \u2019 $(x) connector"
+    args = {"name": name, "usage": "Custom", "address_spaces": ["hostile.example"], "dns_routing_enabled": True,
+            "source_transport_servers": ["EX01"], "comment": hostile}
+    result = lab.run_module("exchange_send_connector", args)
+    assert result.get("failed") is not True, result
+    record = props(find(lab.lab_state(), "send_connectors", name))
+    assert record is not None
+    assert record["Comment"] == hostile
+    result = lab.run_module("exchange_send_connector", args)
+    assert result["changed"] is False, result
+    assert result["send_connector"]["comment"] == hostile
+    result = lab.run_module("exchange_send_connector", {"name": name, "state": "absent"})
+    assert result["changed"] is True

@@ -41,14 +41,17 @@ def test_seed_tables(lab_factory, version):
     lab = lab_factory(version)
     urls = {key: {"external_url": url} for key, url in EXTERNAL.items()}
     urls.update({key: dict(urls[key], internal_url=url) for key, url in INTERNAL_DIFFERENT.items()})
-    if version != "2013":
+    start = info(lab)
+    # MAPI over HTTP: Exchange 2016 and later, and 2013 SP1 and later (the lab's 2013 is CU23) - only if it is there.
+    has_mapi = "mapi" in start["urls"]
+    assert has_mapi or version == "2013"
+    if has_mapi:
         urls["mapi"] = {"external_url": "https://mail.contoso.com/mapi", "internal_url": "https://internal.contoso.com/mapi"}
     args = {"server": "EX01", "urls": urls,
             "outlook_anywhere": {"external_hostname": "mail.contoso.com", "internal_hostname": "internal.contoso.com",
                                  "external_clients_require_ssl": True,
                                  "external_client_authentication_method": "Negotiate"},
             "autodiscover_internal_uri": AUTODISCOVER}
-    start = info(lab)
     state0 = lab.lab_state()
 
     # Check mode: the change is reported, nothing is written.
@@ -67,7 +70,7 @@ def test_seed_tables(lab_factory, version):
     assert result["commands"] == check_commands
     expected_cmdlets = ["Set-OwaVirtualDirectory", "Set-EcpVirtualDirectory", "Set-WebServicesVirtualDirectory",
                         "Set-ActiveSyncVirtualDirectory", "Set-OabVirtualDirectory"]
-    if version != "2013":
+    if has_mapi:
         expected_cmdlets.append("Set-MapiVirtualDirectory")
     expected_cmdlets += ["Set-PowerShellVirtualDirectory", "Set-OutlookAnywhere",
                          "Set-ClientAccessServer" if version == "2013" else "Set-ClientAccessService"]
@@ -89,8 +92,7 @@ def test_seed_tables(lab_factory, version):
     # Nothing else changed: EX02 and the other parts of EX01 are as they were.
     assert info(lab, "EX02")["urls"] == info(lab_factory(version), "EX02")["urls"]
     assert set(start["urls"]) == set(after["urls"])
-    if version == "2013":
-        assert "mapi" not in after["urls"]
+    assert ("mapi" in after["urls"]) is has_mapi
 
     # Second run: nothing to do.
     result = lab.run_module("exchange_vdir_url", args)
@@ -115,7 +117,7 @@ def test_refusals_write_nothing(lab_factory, version):
         ({"server": "EX02", "urls": {"owa": {"external_url": "https://owa.contoso.com/owa"}}}, "set together"),
         ({"outlook_anywhere": {"external_client_authentication_method": "Digest"}}, "one of Basic, Ntlm, Negotiate"),
     ]
-    if version == "2013":
+    if "mapi" not in info(lab)["urls"]:
         cases.append(({"urls": {"mapi": {"external_url": "https://mail.contoso.com/mapi"}}},
                       "no 'mapi (Default Web Site)' virtual directory"))
     for extra, message in cases:

@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--latency-scale", type=float, help="factor applied to the modelled PowerShell-start and Exchange-load latency")
     serve.add_argument("--realistic-latency", action="store_true", help="model about 0.5 s per PowerShell start and 4 s per Exchange-shell load")
     serve.add_argument("--allow-unencrypted", action="store_true", help="accept unencrypted NTLM messages over HTTP (WinRM AllowUnencrypted=true)")
+    serve.add_argument("--no-network-services", action="store_true",
+                       help="run only the WinRM endpoints: no BIND DNS views, no HTTPS/SMTP listeners")
+    serve.add_argument("--namespace", type=Path,
+                       help="JSON file with the namespace (url_plan filter input) whose DNS records the lab creates")
     serve.add_argument("--refuse-basic-over-http", action="store_true", help="refuse Basic over HTTP as Windows does by default")
 
     show = commands.add_parser("show-state", help="print the organisation as JSON")
@@ -64,6 +68,8 @@ def serve(args: argparse.Namespace) -> int:
             faults=latency_settings(args.latency_scale, args.realistic_latency),
             allow_unencrypted=args.allow_unencrypted,
             basic_over_http=not args.refuse_basic_over_http,
+            network_services=not args.no_network_services,
+            namespace=json.loads(args.namespace.read_text()) if args.namespace else None,
         )
     except ValueError as error:  # the state directory holds an organisation seeded differently, bad names, ...
         print(f"error: {error}", file=sys.stderr)

@@ -35,8 +35,10 @@ def latency_settings(latency_scale: float | None = None, realistic_latency: bool
 class Lab:
     """A running lab; ``endpoints`` is what ``endpoints.json`` holds."""
 
-    def __init__(self, context: LabContext, services: dict[str, WinRMService], listeners: list[WinRMListener], endpoints: dict):
+    def __init__(self, context: LabContext, services: dict[str, WinRMService], listeners: list[WinRMListener], endpoints: dict,
+                 network_services=None):
         self.context = context
+        self.network_services = network_services  # DNS views and TLS listeners (services.LabServices) or None
         self.services = services
         self.listeners = listeners
         self.endpoints = endpoints
@@ -57,11 +59,15 @@ class Lab:
         context: LabContext | None = None,
         allow_unencrypted: bool = False,
         basic_over_http: bool = True,
+        network_services: bool = False,
+        namespace: dict[str, Any] | None = None,
     ) -> "Lab":
         """Open (or seed) the organisation in ``state_dir`` and listen for every server.
 
         Server i listens on ``base_port + 2i`` (HTTP) and ``base_port + 2i + 1`` (HTTPS); ``base_port=0`` picks free
-        ports. ``endpoints.json`` is written (atomically) only once every listener accepts connections, and removed
+        ports. With ``network_services`` the lab also runs BIND's public and private views (holding the records the
+        seeds recommend for ``namespace``, or the lab's default namespace) and the HTTPS/SMTP listeners that present
+        the certificates the organisation has enabled. ``endpoints.json`` is written (atomically) only once every listener accepts connections, and removed
         again by :meth:`stop`.
         """
         state = Path(state_dir)
@@ -101,6 +107,17 @@ class Lab:
             raise
         for listener in listeners:
             start_listener(listener)
+        extra_services = None
+        if network_services:
+            from .services import LabServices
+
+            try:
+                extra_services = LabServices.start(ctx, host=advertised, namespace=namespace)
+            except BaseException:
+                for listener in listeners:
+                    listener.close()
+                release_user_file(ctx.users.path)
+                raise
 
         user = ctx.users.default
         endpoints = {
@@ -112,11 +129,13 @@ class Lab:
             "domain": ctx.org.domain,
             "state": str(state.resolve()),
         }
+        if extra_services is not None:
+            endpoints.update(extra_services.endpoints())
         tmp = endpoints_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(endpoints, indent=1))
         os.chmod(tmp, 0o600)  # it carries the password
         os.replace(tmp, endpoints_path)
-        return cls(ctx, services, listeners, endpoints)
+        return cls(ctx, services, listeners, endpoints, extra_services)
 
     def stop(self) -> None:
         if self._stopped:
@@ -127,6 +146,8 @@ class Lab:
             listener.close()
         for service in self.services.values():
             service.close()
+        if self.network_services is not None:
+            self.network_services.stop()
         release_user_file(self.context.users.path)
 
     def __enter__(self) -> "Lab":

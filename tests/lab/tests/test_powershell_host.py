@@ -171,7 +171,8 @@ def test_stdin_exit_code_is_the_last_statements_success(lab):
 
 
 def test_stdin_payload_scripts_are_recorded_decoded_and_masked(lab):
-    script = ("$cred = New-Object System.Management.Automation.PSCredential('CORP\\administrator', "
+    script = ("$ProgressPreference = 'SilentlyContinue'\n"
+              "$cred = New-Object System.Management.Automation.PSCredential('CORP\\administrator', "
               f"(ConvertTo-SecureString '{PASSWORD.replace(chr(39), chr(39) * 2)}' -AsPlainText -Force))\n"
               "$s = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri http://ex01.corp.contoso.com/PowerShell/ "
               "-Authentication Kerberos -Credential $cred\n"
@@ -185,7 +186,7 @@ def test_stdin_payload_scripts_are_recorded_decoded_and_masked(lab):
     assert stderr == b"" and code == 0
     assert json.loads(stdout) == [{"Name": "Default EX01", "Port": 2525}, {"Name": "Client Frontend EX01", "Port": 587}]
     [entry] = transcript(lab)[-1:]
-    assert entry["script"].startswith(line + "\n$cred = New-Object")
+    assert entry["script"].startswith(line + "\n$ProgressPreference = 'SilentlyContinue'\n$cred = New-Object")
     assert PASSWORD not in entry["script"] and "********" in entry["script"]
     assert entry["masked"] == ["script"]
     assert entry["exchange_loaded"] is True and entry["exit_code"] == 0
@@ -233,3 +234,58 @@ def test_transcript_records_encoded_scripts(lab):
 
 def test_windows_command_line_splitting():
     assert split_command_line('powershell -Command "a b" c\\"d "e\\\\"') == ["powershell", "-Command", "a b", 'c"d', "e\\"]
+
+
+CONNECT = ("$cred = New-Object System.Management.Automation.PSCredential('CORP\\administrator', (ConvertTo-SecureString '" + PASSWORD + "' -AsPlainText -Force))\n"
+           "$s = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri http://ex01.corp.contoso.com/PowerShell/ -Credential $cred\n")
+
+
+def test_import_pssession_writes_progress_records_unless_silenced(lab):
+    stdout, stderr, code = drain(start_process(lab, "EX01", USER, run_ps_line(CONNECT + "Import-PSSession $s -DisableNameChecking | Out-Null")))
+    assert code == 0 and stdout == b""
+    text = stderr.decode("ascii")
+    assert text.startswith('#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04"><Obj S="progress" RefId="0">')
+    assert '<Obj S="progress" RefId="1"><TNRef RefId="0" />' in text
+    # pywinrm leaves progress records as they are (no <S> element to clean).
+    assert clean(stderr) == text
+    silenced = "$ProgressPreference = 'SilentlyContinue'\n" + CONNECT + "Import-PSSession $s -DisableNameChecking | Out-Null"
+    assert drain(start_process(lab, "EX01", USER, run_ps_line(silenced))) == (b"", b"", 0)
+
+
+def test_errors_through_implicit_remoting_look_remote(lab):
+    script = ("$ProgressPreference = 'SilentlyContinue'\n" + CONNECT + "Import-PSSession $s -DisableNameChecking | Out-Null\n"
+              "Set-FakeConnector -Identity nope -Port 1\n"
+              "try { Set-FakeConnector -Identity nope -Port 1 -ErrorAction Stop } catch { $_.Exception.GetType().FullName; $_.CategoryInfo.Reason }")
+    stdout, stderr, code = drain(start_process(lab, "EX01", USER, run_ps_line(script)))
+    assert stdout == b"System.Management.Automation.RemoteException\r\nManagementObjectNotFoundException\r\n"
+    assert clean(stderr).split("\n") == [
+        "The operation couldn't be performed because object 'nope' couldn't be found on 'EX01.corp.contoso.com'.",
+        "    + CategoryInfo          : NotSpecified: (nope:String) [Set-FakeConnector], ManagementObjectNotFoundException",
+        "    + FullyQualifiedErrorId : 5F0B6F5,Microsoft.Exchange.Management.SystemConfigurationTasks.SetReceiveConnector",
+        "    + PSComputerName        : ex01.corp.contoso.com",
+    ]
+
+
+def test_write_error_at_script_level_names_the_invocation(lab):
+    stdout, stderr, code = drain(start_process(lab, "EX01", USER, run_ps_line("Write-Error 'boom'")))
+    assert code == 1
+    assert clean(stderr).split("\n") == [
+        "Write-Error 'boom' : boom",
+        "    + CategoryInfo          : NotSpecified: (:) [Write-Error], WriteErrorException",
+        "    + FullyQualifiedErrorId : Microsoft.PowerShell.Commands.WriteErrorException",
+    ]
+
+
+def test_write_host_goes_to_stdout(lab):
+    stdout, _, code = drain(start_process(lab, "EX01", USER, run_ps_line("Write-Host 'a' -NoNewline; Write-Host 'b'; 'c'")))
+    assert (stdout, code) == (b"ab\r\nc\r\n", 0)
+
+
+def test_remote_exchange_script_banner_reaches_stdout(lab):
+    stdout, _, code = drain(start_process(lab, "EX01", USER, run_ps_line(". 'C:\\Program Files\\Microsoft\\Exchange Server\\V15\\bin\\RemoteExchange.ps1'")))
+    assert code == 0 and b"Welcome to the Exchange Management Shell!" in stdout
+
+
+def test_objects_are_formatted_as_lists(lab):
+    stdout, _, _ = drain(start_process(lab, "EX01", USER, run_ps_line("[pscustomobject]@{Name = 'n'; LongerName = @(1, 2)}; 1.5; $null")))
+    assert stdout == b"\r\nName       : n\r\nLongerName : {1, 2}\r\n\r\n1.5\r\n"

@@ -189,6 +189,30 @@ def test_functions():
     assert out("function F { return 'early'; 'late' }\nF") == ["early"]
 
 
+def test_function_parameters_types_switches_and_mandatory():
+    script = """function Set-It {
+  [CmdletBinding()]
+  param([Parameter(Mandatory = $true)][string]$Name, [int]$Count = '3', [switch]$Force)
+  "$Name/$($Count + 1)/$Force"
+}
+Set-It -Name 5; Set-It x -Count 1 -Force; Set-It -Name y -ErrorAction Stop"""
+    assert out(script) == ["5/4/False", "x/2/True", "y/4/False"]
+    session = run("function F {\n  param([Parameter(Mandatory)]$Name)\n  $Name\n}\nF; F -Nope 1")
+    assert [e.message for e in session.streams.errors] == [
+        "Cannot process command because of one or more missing mandatory parameters: Name.",
+        "A parameter cannot be found that matches parameter name 'Nope'.",
+    ]
+
+
+def test_pipeline_script_blocks_run_in_the_callers_scope():
+    assert out("$n = 0; 1..3 | ForEach-Object { $n += $_ }; $n; $list = @(); 'a', 'b' | Where-Object { $list += $_; $true } | Out-Null; $list.Count") == [6, 2]
+    assert out("$_ = 'outer'; 1 | ForEach-Object { $_ }; $_") == [1, "outer"]
+
+
+def test_return_at_script_level_ends_the_script():
+    assert out("'a'; return; 'b'") == ["a"]
+
+
 def test_output_unrolling_of_arrays_in_the_pipeline():
     assert out("@(1, 2) | ForEach-Object { $_ }") == [1, 2]
     assert out(",(1, 2) | ForEach-Object { $_.Count }") == [2]

@@ -210,7 +210,8 @@ def test_basic_over_http_can_be_refused(winrm_lab, tmp_path):
         assert https.run_cmd("echo", ["ok"]).std_out == b"ok\r\n"
         ntlm = winrm.Session(lab.endpoints["servers"]["EX01"]["http"], auth=auth, transport="ntlm", ca_trust_path=lab.endpoints["ca_bundle"])
         assert ntlm.run_cmd("echo", ["encrypted"]).std_out == b"encrypted\r\n"
-        kept_alive = winrm.protocol.Protocol(lab.endpoints["servers"]["EX01"]["http"], transport="ntlm", username=auth[0], password=auth[1])
+        kept_alive = winrm.protocol.Protocol(lab.endpoints["servers"]["EX01"]["http"], transport="ntlm", username=auth[0], password=auth[1],
+                                                 ca_trust_path=lab.endpoints["ca_bundle"])
         shell_id = kept_alive.open_shell()
     assert not (tmp_path / "endpoints.json").exists()
     # A stopped lab does not keep serving clients whose connections were kept alive.

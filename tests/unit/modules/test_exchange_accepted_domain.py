@@ -2,7 +2,11 @@ import pytest
 
 from ansible_collections.mailops.exchange.plugins.modules import exchange_accepted_domain as mod
 
-from mailflow_harness import run_module
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mailflow_harness import run_module  # noqa: E402
 
 DOMAINS = [{"Name": "corp.contoso.com", "DomainName": "corp.contoso.com", "DomainType": "Authoritative", "Default": True},
            {"Name": "Fabrikam", "DomainName": "fabrikam.com", "DomainType": "InternalRelay", "Default": False}]

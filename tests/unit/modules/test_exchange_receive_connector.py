@@ -6,7 +6,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from mailflow_harness import run_module
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mailflow_harness import run_module  # noqa: E402
 
 from ansible_collections.mailops.exchange.plugins.modules import exchange_receive_connector as mod
 

@@ -1,5 +1,9 @@
 import pytest
-from mailflow_harness import run_module
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mailflow_harness import run_module  # noqa: E402
 
 from ansible_collections.mailops.exchange.plugins.modules import exchange_send_connector as mod
 

@@ -100,7 +100,7 @@ class WriteHost(Builtin):
             values = [bound.values["Object"]] + values
         separator = to_string(bound.values.get("Separator", " "))
         flat = [item for value in values for item in (as_list(value) if isinstance(value, list) else [value])]
-        ctx.session.streams.write_host(separator.join(to_string(v) for v in flat))
+        ctx.session.streams.write_host(separator.join(to_string(v) for v in flat), not to_bool(bound.values.get("NoNewline", False)))
         return []
 
 
@@ -162,6 +162,7 @@ class WriteError(Builtin):
         position = ctx.position
         if position is not None:
             error.command = position.line_text[position.column - 1:position.column - 1 + position.length].strip() or "Write-Error"
+            error.hide_position = True  # type: ignore[attr-defined]  # 5.1 shows no "At line" for a script-level Write-Error
         error.activity = "Write-Error"  # type: ignore[attr-defined]
         ctx.write_error(error)
         return []

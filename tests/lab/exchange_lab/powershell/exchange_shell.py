@@ -105,6 +105,7 @@ def _session_object(ctx: Any, server: str, host: str) -> PSObject:
         string=f"[PSSession]WinRM{number}",
     )
     obj.lab_server = server  # type: ignore[attr-defined]
+    obj.lab_host = host  # type: ignore[attr-defined]
     session.pssessions.append(obj)
     return obj
 
@@ -218,7 +219,9 @@ class ImportPSSession(Builtin):
             raise UnsupportedConstruct("Import-PSSession -Module/-FormatTypeName/-Certificate/-CommandType")
         names = [to_string(n) for n in as_list(values["CommandName"])] if "CommandName" in values else None
         prefix = to_string(values.get("Prefix", ""))
-        imported = ctx.session.load_exchange("remote_session", session.lab_server, names, prefix)
+        ctx.write_progress("Importing remote commands", "Getting command information from remote session ...")
+        imported = ctx.session.load_exchange("remote_session", session.lab_server, names, prefix, host=session.lab_host)
+        ctx.write_progress("Importing remote commands", f"Creating implicit remoting module ... {len(imported)} commands received", True)
         if not to_bool(values.get("DisableNameChecking", False)):
             ctx.write_warning(f"The names of some imported commands from the module '{_module_name()}' include unapproved verbs that might make "
                               "them less discoverable. To find the commands with unapproved verbs, run the Import-Module command again with "
@@ -285,7 +288,7 @@ class ConnectExchangeServer(Builtin):
         credential = values.get("Credential")
         ctx.write_verbose(f"Connecting to {host}.")
         server, host = open_exchange_connection(ctx, f"http://{host}/powershell?serializationLevel=Full", EXCHANGE_CONFIGURATION, "Kerberos", credential)
-        ctx.session.load_exchange("remote_exchange_script", server)
+        ctx.session.load_exchange("remote_exchange_script", server, host=host)
         ctx.write_verbose(f"Connected to {host}.")
         return []
 

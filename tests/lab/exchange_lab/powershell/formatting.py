@@ -76,11 +76,15 @@ def format_objects(objects: list) -> str:
 
 def error_lines(error: PSError) -> list[str]:
     """The lines Windows PowerShell prints for an error record (ErrorView NormalView)."""
-    position = getattr(error, "position", None)
+    position = None if getattr(error, "hide_position", False) else getattr(error, "position", None)
+    remote = getattr(error, "remote_computer", None)
     lines: list[str] = []
     if error.category == "ParserError" and position is not None:
         lines.extend(position.display_lines())
         lines.extend(error.message.split("\n"))
+    elif remote:
+        # An error that came back through implicit remoting: the message alone, no local position.
+        lines.extend(error.message.replace("\r\n", "\n").split("\n"))
     else:
         lines.extend(error.display().replace("\r\n", "\n").split("\n"))
         if position is not None:
@@ -90,6 +94,8 @@ def error_lines(error: PSError) -> list[str]:
     else:
         lines.append("    + CategoryInfo          : " + category_info_string(error))
     lines.append("    + FullyQualifiedErrorId : " + error.error_id)
+    if remote:
+        lines.append("    + PSComputerName        : " + remote)
     lines.append(" ")
     return lines
 
@@ -125,3 +131,12 @@ def clixml_error(error: PSError) -> str:
 
 def number_text(value: Any) -> str:
     return convert.to_string(value)
+
+
+def clixml_progress(ref_id: int, activity: str, status: str, completed: bool) -> str:
+    """A progress record as a redirected Windows PowerShell writes it to stderr (pywinrm leaves these raw)."""
+    type_names = ('<TN RefId="0"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN>' if ref_id == 0
+                  else '<TNRef RefId="0" />')
+    return (f'<Obj S="progress" RefId="{ref_id}">{type_names}<MS><I64 N="SourceId">1</I64><PR N="Record">'
+            f"<AV>{clixml_escape(activity)}</AV><AI>0</AI><Nil /><PI>-1</PI><PC>-1</PC>"
+            f"<T>{'Completed' if completed else 'Processing'}</T><SR>-1</SR><SD>{clixml_escape(status)}</SD></PR></MS></Obj>")

@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from ..errors import PSError
-from .formatting import CLIXML_HEADER, OBJS_CLOSE, OBJS_OPEN, clixml_error, clixml_strings, format_objects
+from .formatting import CLIXML_HEADER, OBJS_CLOSE, OBJS_OPEN, clixml_error, clixml_progress, clixml_strings, format_objects
 from .interpreter import ExitScript
 from .parser import ParseException, parse
 from .session import Session, Streams
@@ -184,8 +184,8 @@ class _ProcessStreams(Streams):
     def write_output(self, objects: list) -> None:
         self.process._script_stdout.append(format_objects(objects))
 
-    def write_host(self, text: str) -> None:
-        self.process._script_stdout.append(text.replace("\n", "\r\n").replace("\r\r\n", "\r\n") + "\r\n")
+    def write_host(self, text: str, newline: bool = True) -> None:
+        self.process._script_stdout.append(text.replace("\n", "\r\n").replace("\r\r\n", "\r\n") + ("\r\n" if newline else ""))
 
     def write_error(self, error: PSError) -> None:
         self.process._write_clixml(clixml_error(error))
@@ -195,6 +195,9 @@ class _ProcessStreams(Streams):
 
     def write_verbose(self, text: str) -> None:
         self.process._write_clixml(clixml_strings(text.replace("\r\n", "\n").split("\n"), "verbose"))
+
+    def write_progress(self, activity: str, status: str, completed: bool) -> None:
+        self.process._write_clixml(clixml_progress(self.process._next_ref_id(), activity, status, completed))
 
 
 class PowerShellProcess:
@@ -212,6 +215,7 @@ class PowerShellProcess:
         self._stdin_closed = False
         self._terminated = False
         self._clixml_open = False
+        self._ref_id = 0
         self._script_stdout: list[str] = []
         self.session: Session | None = None
         self._launch = parse_command_line(command_line)
@@ -272,6 +276,10 @@ class PowerShellProcess:
             if raw_stderr:
                 self._stderr.extend(raw_stderr)
             self._condition.notify_all()
+
+    def _next_ref_id(self) -> int:
+        self._ref_id += 1
+        return self._ref_id - 1
 
     def _write_clixml(self, records: str) -> None:
         if not self._clixml_open:

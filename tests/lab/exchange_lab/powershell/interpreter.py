@@ -85,7 +85,8 @@ def category_info_string(error: PSError) -> str:
     activity = getattr(error, "activity", None)
     if activity is None:
         activity = error.command or ""
-    return f"{error.category}: ({target_text}:{target_type}) [{activity}], {short_type(error.exception_type)}"
+    reason = getattr(error, "reason", None) or short_type(error.exception_type)
+    return f"{error.category}: ({target_text}:{target_type}) [{activity}], {reason}"
 
 
 def error_record(error: PSError) -> PSObject:
@@ -101,7 +102,7 @@ def error_record(error: PSError) -> PSObject:
         {
             "Category": PSEnum("System.Management.Automation.ErrorCategory", error.category, 0),
             "Activity": getattr(error, "activity", None) or error.command or "",
-            "Reason": short_type(error.exception_type),
+            "Reason": getattr(error, "reason", None) or short_type(error.exception_type),
             "TargetName": to_string(error.target) if error.target is not None else "",
             "TargetType": short_type(convert.type_name_of(error.target)) if error.target is not None else "",
         },
@@ -195,7 +196,10 @@ class Evaluator:
             body = self._program_body(source.root)
             if body is None:
                 return []
-            self.exec_statements(body, [], top_level=True)
+            try:
+                self.exec_statements(body, [], top_level=True)
+            except (ReturnFlow, BreakFlow, ContinueFlow):
+                pass  # at script level these end the script quietly
             return []
         finally:
             self.src = previous
@@ -347,12 +351,10 @@ class Evaluator:
             self.session.record_error(error)
             previous = self.session.get_variable("_")
             self.session.set_variable("_", error_record(error))
-            self.session.set_variable("PSItem", self.session.get_variable("_"))
             try:
                 self.exec_block(next(c for c in clause.named_children if c.type == "statement_block"), out)
             finally:
                 self.session.set_variable("_", previous)
-                self.session.set_variable("PSItem", previous)
                 if final is not None:
                     self.exec_block(next(c for c in final.named_children if c.type == "statement_block"), out)
             return
@@ -708,12 +710,14 @@ class Evaluator:
         session = self.session
         previous_src = self.src
         session.push_scope(dot_source)
+        # Dot-sourced (ForEach-Object, Where-Object, `. {}`): variables land in the caller's scope, except the
+        # automatic ones, which get their values back afterwards.
+        saved = {n: session.scope.variables.get(n, NOTHING) for n in ("_", "args", "input")} if dot_source else {}
         try:
             self.src = block.source
             self._bind_block_parameters(block, args, command_name)
             if dollar_underscore is not NOTHING:
                 session.set_variable("_", dollar_underscore, local=True)
-                session.set_variable("PSItem", dollar_underscore, local=True)
             session.set_variable("input", list(pipeline_input or []), local=True)
             out: list = []
             if block.body is not None:
@@ -724,27 +728,74 @@ class Evaluator:
             return out
         finally:
             self.src = previous_src
+            for name, previous in saved.items():
+                if previous is NOTHING:
+                    session.scope.variables.pop(name, None)
+                else:
+                    session.scope.variables[name] = previous
             session.pop_scope(dot_source)
 
+    def _block_parameters(self, block: ScriptBlock) -> tuple[list[dict], bool]:
+        """The declared parameters of a param() block: name, type constraint, default node, mandatory."""
+        parameters: list[dict] = []
+        advanced = False
+        if block.param_block is None:
+            return parameters, advanced
+        for child in block.param_block.named_children:
+            if child.type == "attribute_list":
+                for attribute in child.named_children:
+                    if attribute.type != "attribute":
+                        continue
+                    name = self.src.text_of(attribute).strip("[]() ").lower()
+                    if name != "cmdletbinding":
+                        raise self.unsupported(attribute, f"attribute {self.src.text_of(attribute)}")
+                    advanced = True
+            elif child.type not in ("parameter_list", "comment"):
+                raise self.unsupported(child)
+        plist = next((c for c in block.param_block.named_children if c.type == "parameter_list"), None)
+        for parameter in (plist.named_children if plist is not None else []):
+            if parameter.type != "script_parameter":
+                continue
+            spec: dict[str, Any] = {"type": None, "default": None, "mandatory": False}
+            for part in parameter.named_children:
+                if part.type == "variable":
+                    spec["name"] = self.variable_name(part)
+                elif part.type == "script_parameter_default":
+                    spec["default"] = next(c for c in part.named_children if c.type != "comment")
+                elif part.type == "attribute_list":
+                    for attribute in part.named_children:
+                        if attribute.type != "attribute":
+                            continue
+                        literal = next((c for c in attribute.named_children if c.type == "type_literal"), None)
+                        if literal is not None:
+                            spec["type"] = self.type_name(literal)
+                            continue
+                        name_node = next((c for c in attribute.named_children if c.type == "attribute_name"), None)
+                        if name_node is None or self.src.text_of(name_node).lower() != "parameter":
+                            raise self.unsupported(attribute, f"parameter attribute {self.src.text_of(attribute)}")
+                        advanced = True
+                        arguments = next((c for c in attribute.named_children if c.type == "attribute_arguments"), None)
+                        for argument in (arguments.named_children if arguments is not None else []):
+                            if argument.type != "attribute_argument":
+                                continue
+                            parts = [c for c in argument.named_children if c.type != "comment"]
+                            key = self.src.text_of(parts[0]).lower()
+                            if key != "mandatory":
+                                raise self.unsupported(argument, f"parameter attribute argument {self.src.text_of(argument)}")
+                            spec["mandatory"] = to_bool(self.eval(parts[1])) if len(parts) > 1 else True
+                elif part.type != "comment":
+                    raise self.unsupported(part)
+            parameters.append(spec)
+        return parameters, advanced
+
     def _bind_block_parameters(self, block: ScriptBlock, args: list[Argument], command_name: str | None) -> None:
+        from ..errors import parameter_binding
+
         session = self.session
-        names: list[str] = []
-        defaults: dict[str, Any] = {}
-        if block.param_block is not None:
-            plist = next((c for c in block.param_block.named_children if c.type == "parameter_list"), None)
-            for parameter in (plist.named_children if plist is not None else []):
-                if parameter.type != "script_parameter":
-                    continue
-                for part in parameter.named_children:
-                    if part.type == "attribute_list" or part.type == "attribute":
-                        raise self.unsupported(part, "parameter attribute")
-                variable = next(c for c in parameter.named_children if c.type == "variable")
-                name = self.variable_name(variable)
-                names.append(name)
-                default = next((c for c in parameter.named_children if c.type == "script_parameter_default"), None)
-                if default is not None:
-                    value_node = next(c for c in default.named_children if c.type != "comment")
-                    defaults[name] = self.pipeline_value(value_node)
+        parameters, advanced = self._block_parameters(block)
+        names = [p["name"] for p in parameters]
+        specs = {p["name"]: p for p in parameters}
+        is_switch = {n for n in names if (specs[n]["type"] or "").lower() in ("switch", "system.management.automation.switchparameter")}
         bound: dict[str, Any] = {}
         remaining: list = []
         index = 0
@@ -752,40 +803,58 @@ class Evaluator:
             arg = args[index]
             index += 1
             if arg.is_parameter and names:
-                matches = [n for n in names if n.lower().startswith(arg.name.lower())]
                 exact = [n for n in names if n.lower() == arg.name.lower()]
-                if exact:
-                    matches = exact
+                matches = exact or [n for n in names if n.lower().startswith(arg.name.lower())]
                 if len(matches) == 1:
+                    name = matches[0]
                     if arg.colon or arg.value is not NOTHING:
-                        bound[matches[0]] = arg.value
+                        bound[name] = arg.value
+                    elif name in is_switch:
+                        bound[name] = True
                     elif index < len(args) and not args[index].is_parameter:
-                        bound[matches[0]] = args[index].value
+                        bound[name] = args[index].value
                         index += 1
                     else:
-                        bound[matches[0]] = True
+                        raise parameter_binding(command_name or "", f"Missing an argument for parameter '{name}'. Specify a parameter of type "
+                                                f"'{specs[name]['type'] or 'System.Object'}' and try again.", "MissingArgument")
                     continue
                 if len(matches) > 1:
-                    from ..errors import parameter_binding
                     raise parameter_binding(command_name or "", f"Parameter cannot be processed because the parameter name '{arg.name}' is ambiguous. Possible matches include: {' '.join('-' + m for m in matches)}.", "AmbiguousParameter")
-                if command_name is not None:
-                    from ..errors import parameter_binding
-                    raise parameter_binding(command_name, f"A parameter cannot be found that matches parameter name '{arg.name}'.", "NamedParameterNotFound")
+                if advanced or command_name is not None:
+                    lowered = arg.name.lower()
+                    if advanced and any(c.lower().startswith(lowered) for c in ("ErrorAction", "WarningAction", "Verbose", "Debug", "ErrorVariable", "OutVariable")) or lowered in ("ea", "wa"):
+                        if not arg.colon and index < len(args) and not args[index].is_parameter and not lowered.startswith(("v", "d")):
+                            index += 1
+                        continue
+                    raise parameter_binding(command_name or "", f"A parameter cannot be found that matches parameter name '{arg.name}'.", "NamedParameterNotFound")
             if arg.is_parameter:
                 remaining.append(f"-{arg.name}" + (":" if arg.colon else ""))
                 if arg.colon:
                     remaining.append(arg.value)
                 continue
             remaining.append(arg.value)
-        positional = [n for n in names if n not in bound]
+        positional = [n for n in names if n not in bound and n not in is_switch]
         leftover = []
         for value in remaining:
             if positional:
                 bound[positional.pop(0)] = value
+            elif advanced:
+                raise parameter_binding(command_name or "", f"A positional parameter cannot be found that accepts argument '{to_string(value)}'.", "PositionalParameterNotFound")
             else:
                 leftover.append(value)
         for name in names:
-            session.set_variable(name, bound.get(name, defaults.get(name)), local=True)
+            spec = specs[name]
+            if name in bound:
+                value = bound[name]
+            elif spec["mandatory"]:
+                raise parameter_binding(command_name or "", f"Cannot process command because of one or more missing mandatory parameters: {name}.", "MissingMandatoryParameter")
+            elif spec["default"] is not None:
+                value = self.pipeline_value(spec["default"])
+            else:
+                value = False if name in is_switch else None
+            if spec["type"] is not None and (name in bound or spec["default"] is not None):
+                value = self.cast(spec["type"], value, block.param_block)
+            session.set_variable(name, value, local=True)
         session.set_variable("args", leftover, local=True)
 
     # expressions -----------------------------------------------------------------------------------------------

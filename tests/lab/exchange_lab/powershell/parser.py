@@ -63,7 +63,7 @@ class Position:
 class ParseException(PSError):
     """A syntax error: PowerShell reports these before running anything."""
 
-    def __init__(self, message: str, error_id: str, position: Position, incomplete: bool = False):
+    def __init__(self, message: str, error_id: str, position: Position, text: str | None = None):
         super().__init__(
             message,
             error_id=error_id,
@@ -72,7 +72,27 @@ class ParseException(PSError):
             terminating=True,
         )
         self.position = position
-        self.incomplete = incomplete  # the error is at the end of the text: more input could complete it
+        self._text = text
+
+    @property
+    def incomplete(self) -> bool:
+        """More input could complete the text (PowerShell's IncompleteParseException): `-Command -` then reads on."""
+        return self._text is not None and is_incomplete(self._text)
+
+
+# What may follow an unfinished text: closing brackets and quotes, an operand, the end of a here-string.
+_COMPLETIONS = ("}", ")", "]", "'", '"', " x", "\n'@", '\n"@')
+
+
+def is_incomplete(text: str, depth: int = 3) -> bool:
+    """True when some short continuation makes ``text`` parse: the error is the end of input, not a wrong token."""
+    candidates = [""]
+    for _ in range(depth):
+        candidates = [prefix + suffix for prefix in candidates for suffix in _COMPLETIONS]
+        for suffix in candidates:
+            if not _parser().parse((text + suffix).encode("utf-8")).root_node.has_error:
+                return True
+    return False
 
 
 _MISSING_MESSAGES = {
@@ -171,7 +191,6 @@ def _first_error(node: tree_sitter.Node) -> tree_sitter.Node | None:
 
 def _syntax_error(source: Source) -> ParseException:
     node = _first_error(source.root) or source.root
-    end_of_text = len(source.data.rstrip())
     position = source.position(node)
     if node.is_missing and node.type in _OPENERS and node.parent is not None:
         # PowerShell points at the bracket left open, not at the end of the text.
@@ -180,16 +199,12 @@ def _syntax_error(source: Source) -> ParseException:
             position = source.position(opener)
     if node.is_missing:
         message, error_id = _MISSING_MESSAGES.get(node.type, (f"Missing '{node.type}' in statement.", "MissingToken"))
-        return ParseException(message, error_id, position, incomplete=node.start_byte >= end_of_text)
+        return ParseException(message, error_id, position, source.text)
     token = source.text_of(node).strip()
     if not token:
         following = source.data[node.start_byte:].decode("utf-8", "replace").split()
         token = following[0] if following else "<end of script>"
     first = token.split()[0] if token.split() else token
-    incomplete = node.end_byte >= end_of_text and (
-        first[:1] in ("{", "(", "[", "@", '"', "'") or first.endswith(("{", "(", "|", ",")) or token.count("{") > token.count("}")
-        or token.count("(") > token.count(")") or token.count('"') % 2 == 1 or token.count("'") % 2 == 1
-    )
     if first[:1] in ('"', "'") and token.count(first[0]) % 2 == 1:
-        return ParseException(f"The string is missing the terminator: {first[0]}.", "TerminatorExpectedAtEndOfString", position, incomplete)
-    return ParseException(f"Unexpected token '{first}' in expression or statement.", "UnexpectedToken", position, incomplete)
+        return ParseException(f"The string is missing the terminator: {first[0]}.", "TerminatorExpectedAtEndOfString", position, source.text)
+    return ParseException(f"Unexpected token '{first}' in expression or statement.", "UnexpectedToken", position, source.text)

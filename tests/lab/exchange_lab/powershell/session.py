@@ -16,7 +16,7 @@ from . import convert
 from .convert import ScriptBlock, TypeRef, as_list, to_string
 from .interpreter import (
     ACTION_PREFERENCES, EXCHANGE_INSTALL_PATH, Evaluator, Scope, UserFunction, error_record, method_error, runtime_error,
-    type_object,
+    short_type, type_object,
 )
 from .parser import ParseException, parse
 
@@ -52,11 +52,12 @@ class Streams:
         self.errors: list[PSError] = []
         self.warnings: list[str] = []
         self.verbose: list[str] = []
+        self.progress: list[tuple[str, str, bool]] = []
 
     def write_output(self, objects: list) -> None:
         self.output.extend(objects)
 
-    def write_host(self, text: str) -> None:
+    def write_host(self, text: str, newline: bool = True) -> None:
         self.host.append(text)
 
     def write_error(self, error: PSError) -> None:
@@ -67,6 +68,9 @@ class Streams:
 
     def write_verbose(self, text: str) -> None:
         self.verbose.append(text)
+
+    def write_progress(self, activity: str, status: str, completed: bool) -> None:
+        self.progress.append((activity, status, completed))
 
 
 def normalize_action(value: Any, command: str, parameter: str = "ErrorAction") -> str:
@@ -138,14 +142,26 @@ class Invocation:
             raise error
         self.session.streams.write_warning(message)
 
+    def write_progress(self, activity: str, status: str, completed: bool = False) -> None:
+        if self.session.preference("ProgressPreference") in ("Continue", "Stop", "Inquire"):
+            self.session.streams.write_progress(activity, status, completed)
+
     def write_verbose(self, message: str) -> None:
         if self.session.preference("VerbosePreference") in ("Continue",):
             self.session.streams.write_verbose(message)
+
+    remote_computer: str | None = None  # set for Exchange cmdlets reached through implicit remoting
 
     def write_error(self, error: PSError) -> None:
         self.had_error = True
         if error.command is None:
             error.command = self.command_name
+        if self.remote_computer and not getattr(error, "remote_computer", None):
+            # Errors of implicit remoting come back deserialized: the exception is a RemoteException whose
+            # CategoryInfo still names the server-side reason, and there is no local position.
+            error.remote_computer = self.remote_computer  # type: ignore[attr-defined]
+            error.reason = short_type(error.exception_type)  # type: ignore[attr-defined]
+            error.exception_type = "System.Management.Automation.RemoteException"
         if getattr(error, "position", None) is None:
             error.position = self.position  # type: ignore[attr-defined]
         if self.error_action == "Stop":
@@ -166,7 +182,8 @@ class Invocation:
         self.session.emit_error(error)
 
     def run_block(self, block: ScriptBlock, item: Any = NOTHING, args: tuple = ()) -> list:
-        return self.session.evaluator.invoke_block(block, [Argument(None, a) for a in args], None, dollar_underscore=item)
+        # ForEach-Object/Where-Object script blocks run in the caller's scope, as in PowerShell.
+        return self.session.evaluator.invoke_block(block, [Argument(None, a) for a in args], None, dot_source=True, dollar_underscore=item)
 
 
 def _encoding(name: str) -> PSObject:
@@ -236,6 +253,7 @@ class Session:
         self.builtins: CaseInsensitiveDict = builtin_commands()
         self.exchange_commands: CaseInsensitiveDict = CaseInsensitiveDict()
         self.exchange_mode: str | None = None
+        self.exchange_host: str | None = None  # the server fqdn of a remote Exchange session
         self.evaluator = Evaluator(self)
         self.strict = False
         self.last_success = True
@@ -404,6 +422,8 @@ class Session:
         error_action = self.preference("ErrorActionPreference") if error_action is NOTHING else normalize_action(error_action, display)
         warning_action = self.preference("WarningPreference") if warning_action is NOTHING else normalize_action(warning_action, display, "WarningAction")
         invocation = Invocation(self, display, error_action, warning_action, redirect, position)
+        if self.exchange_mode in ("remote_session", "remote_exchange_script") and name in self.exchange_commands:
+            invocation.remote_computer = self.exchange_host
         try:
             output = command.invoke(invocation, args, pipeline_input)
         except PSError as error:
@@ -437,7 +457,8 @@ class Session:
         error.activity = ""  # type: ignore[attr-defined]
         raise error
 
-    def load_exchange(self, mode: str, server_name: str, command_filter: list[str] | None = None, prefix: str = "") -> list[str]:
+    def load_exchange(self, mode: str, server_name: str, command_filter: list[str] | None = None, prefix: str = "",
+                      host: str | None = None) -> list[str]:
         """Register the Exchange cmdlets of ``server_name`` (the Exchange shell finished loading)."""
         self.lab.faults.sleep("exchange_load")
         self.lab.observer.count(self.server, "exchange_loads")
@@ -451,6 +472,7 @@ class Session:
             self.exchange_commands[local_name] = command
             loaded.append(local_name)
         self.exchange_mode = mode
+        self.exchange_host = host or server_name
         return loaded
 
     # .NET members ----------------------------------------------------------------------------------------------
@@ -552,9 +574,9 @@ class Session:
             if method in ("add", "remove", "clear", "insert"):
                 raise _exception_calling(name, len(args), "Collection was of a fixed size.")
             if method == "foreach" and len(args) == 1 and isinstance(args[0], ScriptBlock):
-                return [v for item in obj for v in self.evaluator.invoke_block(args[0], [], None, dollar_underscore=item)]
+                return [v for item in obj for v in self.evaluator.invoke_block(args[0], [], None, dot_source=True, dollar_underscore=item)]
             if method == "where" and len(args) == 1 and isinstance(args[0], ScriptBlock):
-                return [item for item in obj if convert.to_bool(self.evaluator.invoke_block(args[0], [], None, dollar_underscore=item))]
+                return [item for item in obj if convert.to_bool(self.evaluator.invoke_block(args[0], [], None, dot_source=True, dollar_underscore=item))]
         if isinstance(obj, Hashtable):
             if method in ("containskey", "contains") and len(args) == 1:
                 return args[0] in obj
