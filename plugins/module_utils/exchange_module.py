@@ -20,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -110,6 +111,9 @@ class ExchangeModule(object):
             main(self)
         except (ExchangeError, ValueError) as exc:
             self.fail(str(exc))
+        except Exception as exc:  # a bug: still one clear message, the traceback only in 'exception'
+            self.fail("unexpected error (%s: %s); this is a bug in the module" % (type(exc).__name__, exc),
+                      exception=traceback.format_exc())
         finally:
             self.close()
 

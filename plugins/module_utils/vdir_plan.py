@@ -602,3 +602,28 @@ READ_SCRIPT = (
     "$server = {server}\n" + SERVER_BLOCK
     + "ConvertTo-Json -Depth 6 -Compress -InputObject $serverState\n"
 )
+
+
+def given(raw, validated, keys):
+    """The entries of ``validated`` (a dict option after Ansible's validation) whose keys the user wrote.
+
+    Ansible fills every suboption the user left out with ``None``, which would make "absent" (leave alone)
+    indistinguishable from ``null`` (clear). ``raw`` is the option as the user wrote it (from the module's raw
+    arguments); only its keys are used, the values are Ansible's validated ones. ``keys`` limits the result.
+    """
+    if not isinstance(raw, dict) or not isinstance(validated, dict):
+        return None if validated is None else {}
+    return dict((key, validated.get(key)) for key in keys if key in raw)
+
+
+def given_urls(raw, validated):
+    """``urls`` with only the virtual directories and URL keys the user wrote (see :func:`given`)."""
+    if validated is None:
+        return None
+    raw = raw if isinstance(raw, dict) else {}
+    out = {}
+    for kind in VDIRS:
+        fields = given(raw.get(kind.key), validated.get(kind.key), URL_FIELDS)
+        if fields:
+            out[kind.key] = fields
+    return out

@@ -382,6 +382,16 @@ def run(module):
                                  params.get("friendly_name"), params.get("private_key_exportable"))
         before = _summary(plan.target)
         csr = plan.target.request if plan.target is not None else None
+        if plan.target is not None and plan.target.pending and csr is None and params.get("csr_path") \
+                and os.path.isfile(params["csr_path"]):
+            # The request could not be exported: the file written by the run that made it will do, if it is
+            # the request of this key.
+            try:
+                saved = ci.load_request(_read_file(params["csr_path"], "csr_path"))
+                if plan.target.certificate is not None and ci.same_public_key(saved, plan.target.certificate):
+                    csr = saved
+            except ci.CertificateError:
+                csr = None
         if plan.target is not None and plan.target.pending and csr is None:
             raise cp.CertificatePlanError(
                 "pending request %s on server %s matches, but its request could not be exported "
@@ -412,8 +422,7 @@ def run(module):
             else:
                 file_changed = write_private_file(params["csr_path"], pem)
         after = _summary(facts)
-        module.exit(changed=plan.changed or file_changed, before=before, after=after, csr=pem,
-                    csr_path=params.get("csr_path"), **_result_keys(facts))
+        module.exit(changed=plan.changed or file_changed, before=before, after=after, csr=pem, **_result_keys(facts))
 
     if state == "absent":
         plan = cp.plan_absent(store, server, wanted["thumbprint"], internal)

@@ -297,6 +297,10 @@ diff:
   type: dict
 '''
 
+# Ansible fills suboptions the user left out with None; the raw arguments tell "absent" (leave alone) from
+# null (clear). _load_params is the documented way for a module to read them.
+from ansible.module_utils.basic import _load_params
+
 from ansible_collections.mailops.exchange.plugins.module_utils import vdir_plan
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_module import ExchangeModule
 from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_script
@@ -318,8 +322,17 @@ def validate(params):
     return server, web_site, urls, outlook_anywhere, uri
 
 
+def requested(params, raw):
+    """The options with only the URL and Outlook Anywhere keys the user wrote (absent = leave alone)."""
+    out = dict(params)
+    out["urls"] = vdir_plan.given_urls((raw or {}).get("urls"), params.get("urls"))
+    out["outlook_anywhere"] = vdir_plan.given((raw or {}).get("outlook_anywhere"), params.get("outlook_anywhere"),
+                                              vdir_plan.OUTLOOK_ANYWHERE_KEYS)
+    return out
+
+
 def run(module):
-    server, web_site, urls, outlook_anywhere, uri = validate(module.params)
+    server, web_site, urls, outlook_anywhere, uri = validate(requested(module.params, _load_params()))
     for warning in vdir_plan.path_warnings(urls):
         module.ansible.warn(warning)
     answer = module.query(ps_script(vdir_plan.READ_SCRIPT, server=server))
@@ -342,10 +355,17 @@ def main():
         argument_spec=dict(
             server=dict(type="str", required=True),
             web_site=dict(type="str", default="Default Web Site"),
-            # The dictionaries are validated by vdir_plan (not by suboption specs) so that an absent key
-            # ("leave alone") stays distinguishable from null ("clear").
-            urls=dict(type="dict"),
-            outlook_anywhere=dict(type="dict"),
+            urls=dict(type="dict", options=dict(
+                (kind.key, dict(type="dict", options=dict(internal_url=dict(type="str"), external_url=dict(type="str"))))
+                for kind in vdir_plan.VDIRS)),
+            outlook_anywhere=dict(type="dict", options=dict(
+                internal_hostname=dict(type="str"),
+                external_hostname=dict(type="str"),
+                internal_clients_require_ssl=dict(type="bool"),
+                external_clients_require_ssl=dict(type="bool"),
+                internal_client_authentication_method=dict(type="str", choices=list(vdir_plan.AUTH_METHODS)),
+                external_client_authentication_method=dict(type="str", choices=list(vdir_plan.AUTH_METHODS)),
+            )),
             autodiscover_internal_uri=dict(type="str"),
         ),
     )

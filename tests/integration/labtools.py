@@ -259,3 +259,9 @@ def write_commands(lab: Lab) -> list[str]:
     for text in script_texts(lab):
         found += re.findall(r"\b(?:Set|New|Remove|Update|Enable|Import)-(?!PSSession\b|Object\b)[A-Za-z]+", text)
     return found
+
+
+def assert_scripts(lab: Lab, expected: int, server: str = "EX01") -> None:
+    """The last run sent ``expected`` scripts: the Exchange-shell load, ONE read and, if it changed, ONE write batch."""
+    delta = lab.last_run["counters"].get(server, {})
+    assert delta.get("scripts") == expected, delta

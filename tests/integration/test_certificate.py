@@ -151,7 +151,7 @@ def test_pfx_import_and_absent(lab, tmp_path):
     pfx, thumbprint = _pfx(tmp_path, password)
     before = lab.lab_state()
 
-    result = lab.run_module("exchange_certificate", {"server": "EX02", "pfx_path": str(pfx), "pfx_password": "wrong"},
+    result = lab.run_module("exchange_certificate", {"server": "EX02", "pfx_path": str(pfx), "pfx_password": "Not-The-Right-One"},
                             server="EX02")
     assert result.get("failed") is True and "wrong password" in result["msg"], result
     assert write_commands(lab) == []

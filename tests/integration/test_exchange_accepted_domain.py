@@ -1,7 +1,7 @@
 """exchange_accepted_domain against the lab, through ansible-playbook."""
 
 import pytest
-from labtools import assert_one_session, versions, write_commands
+from labtools import assert_one_session, assert_scripts, versions, write_commands
 from labstate import changes, find, props
 
 pytestmark = pytest.mark.slow
@@ -26,6 +26,7 @@ def test_accepted_domain_lifecycle(lab_factory, version):
                                   "-DomainType 'InternalRelay'"]
     assert write_commands(lab) == ["New-AcceptedDomain"]
     assert_one_session(lab)
+    assert_scripts(lab, 3)
     after = lab.lab_state()
     assert [p for p in changes(before, after) if p and p[0] != "accepted_domains"] == []
     record = props(find(after, "accepted_domains", "Fabrikam IT"))
@@ -35,6 +36,7 @@ def test_accepted_domain_lifecycle(lab_factory, version):
     result = lab.run_module("exchange_accepted_domain", args)
     assert result["changed"] is False, result
     assert_one_session(lab)
+    assert_scripts(lab, 2)
 
     result = lab.run_module("exchange_accepted_domain", dict(args, domain_type="ExternalRelay"), diff=True)
     assert result["changed"] is True

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from labtools import assert_one_session, write_commands
+from labtools import assert_one_session, assert_scripts, write_commands
 from labstate import changes, find, props
 
 pytestmark = pytest.mark.slow
@@ -18,6 +18,7 @@ def test_template_for_a_domain_that_is_not_accepted_is_refused_before_any_write(
     assert write_commands(lab) == []
     assert changes(before, lab.lab_state()) == []
     assert_one_session(lab)
+    assert_scripts(lab, 2)
 
 
 def test_policy_change_apply_and_idempotence(lab):
@@ -37,6 +38,8 @@ def test_policy_change_apply_and_idempotence(lab):
     assert result["diff"]["before"]["primary_smtp_address_template"] == "SMTP:@corp.contoso.com"
     assert result["diff"]["after"]["primary_smtp_address_template"] == "SMTP:%g.%s@corp.contoso.com"
     assert_one_session(lab)
+    assert_scripts(lab, 3)
+    assert write_commands(lab) == ["Set-EmailAddressPolicy", "Update-EmailAddressPolicy"]
     after = lab.lab_state()
     policy = props(find(after, "email_address_policies", "Default Policy"))
     assert sorted(policy["EnabledEmailAddressTemplates"]) == sorted(["SMTP:%g.%s@corp.contoso.com",
@@ -55,4 +58,6 @@ def test_policy_change_apply_and_idempotence(lab):
     # back to the seeded policy
     result = lab.run_module("exchange_email_address_policy", {"primary_smtp_address_template": "@corp.contoso.com",
                                                               "extra_templates": []})
+    assert result["changed"] is True, result
+    result = lab.run_module("exchange_accepted_domain", {"name": "Contoso Mail", "state": "absent"})
     assert result["changed"] is True, result

@@ -1,7 +1,7 @@
 """exchange_receive_connector against the lab, through ansible-playbook."""
 
 import pytest
-from labtools import assert_one_session, versions, write_commands
+from labtools import assert_one_session, assert_scripts, versions, write_commands
 from labstate import changes, find, props
 
 pytestmark = pytest.mark.slow
@@ -56,6 +56,18 @@ def test_client_frontend_procedure(lab_factory, version):
     result = lab.run_module("exchange_receive_connector", args)
     assert result["changed"] is False, result
     assert_one_session(lab)
+    assert_scripts(lab, 2)
+
+    # back to the seeded state (clearing the TLS certificate name with an empty string)
+    restore = {"identity": identity, "fqdn": "ex01.corp.contoso.com", "tls_certificate_name": "",
+               "advertise_client_settings": False}
+    result = lab.run_module("exchange_receive_connector", restore)
+    assert result["changed"] is True, result
+    assert "-TlsCertificateName $null" in result["commands"][0]
+    record = props(find(lab.lab_state(), "receive_connectors", "Client Frontend EX01"))
+    assert not record["TlsCertificateName"]
+    assert record["AdvertiseClientSettings"] is False
+    assert changes(state, lab.lab_state()) == []
 
 
 def test_custom_connector_create_and_remove(lab):

@@ -1,7 +1,7 @@
 """exchange_send_connector against the lab, through ansible-playbook."""
 
 import pytest
-from labtools import assert_one_session, versions, write_commands
+from labtools import assert_one_session, assert_scripts, versions, write_commands
 from labstate import changes, find, props
 
 pytestmark = pytest.mark.slow
@@ -32,6 +32,7 @@ def test_send_connector_lifecycle(lab):
     assert result["changed"] is True
     assert result["diff"]["before"] == {"name": name, "state": "absent"}
     assert write_commands(lab) == ["New-SendConnector"]
+    assert_scripts(lab, 3)
     after_state = lab.lab_state()
     assert _outside(changes(before, after_state), "send_connectors") == []
     record = props(find(after_state, "send_connectors", name))
@@ -48,6 +49,7 @@ def test_send_connector_lifecycle(lab):
     assert sorted(result["send_connector"]["source_transport_servers"]) == ["EX01", "EX02"]
     assert write_commands(lab) == []
     assert_one_session(lab)
+    assert_scripts(lab, 2)
 
     # diff: a managed property changes
     result = lab.run_module("exchange_send_connector", dict(args, comment="managed by Ansible", require_tls=True),

@@ -32,10 +32,6 @@ def info(lab, server="EX01"):
     return result["servers"][0]
 
 
-def url_changes(before, after):
-    return [p for p in changes(before, after)]
-
-
 @pytest.mark.parametrize("version", versions())
 def test_seed_tables(lab_factory, version):
     lab = lab_factory(version)
@@ -109,13 +105,14 @@ def test_refusals_write_nothing(lab_factory, version):
     cases = [
         ({"urls": {"owa": {"internal_url": "https://owa.contoso.com/owa"},
                    "ecp": {"internal_url": "https://mail.contoso.com/ecp"}}}, "must use the same scheme and host"),
+        # No option for the Autodiscover virtual directory: Ansible refuses the key.
         ({"urls": {"autodiscover": {"internal_url": "https://mail.contoso.com/Autodiscover"}}},
-         "Autodiscover has no internal or external URL"),
+         "Unsupported parameters"),
         ({"urls": {"powershell": {"external_url": "https://mail.contoso.com/PowerShell"}}}, "must use http://"),
         ({"urls": {"ews": {"external_url": "http://mail.contoso.com/EWS/Exchange.asmx"}}}, "must use https://"),
         # EX02 has no external URLs yet: owa's alone would leave ecp's empty.
         ({"server": "EX02", "urls": {"owa": {"external_url": "https://owa.contoso.com/owa"}}}, "set together"),
-        ({"outlook_anywhere": {"external_client_authentication_method": "Digest"}}, "one of Basic, Ntlm, Negotiate"),
+        ({"outlook_anywhere": {"external_client_authentication_method": "Digest"}}, "one of: Basic, Ntlm, Negotiate"),
     ]
     if "mapi" not in info(lab)["urls"]:
         cases.append(({"urls": {"mapi": {"external_url": "https://mail.contoso.com/mapi"}}},

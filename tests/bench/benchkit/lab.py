@@ -87,11 +87,7 @@ class RunningLab:
         return hashlib.sha256(out).hexdigest()
 
     def snapshot(self) -> dict:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(LAB_ROOT), env.get("PYTHONPATH")]))
-        out = subprocess.run([sys.executable, "-m", "exchange_lab", "show-state", "--state", str(self.state_dir)],
-                             env=env, capture_output=True, check=True, cwd=str(REPO)).stdout
-        return json.loads(out)
+        return snapshot(self.state_dir)
 
     def cpu_seconds(self) -> float | None:
         """user+system CPU of the lab process and its reaped children (from /proc), None where unavailable."""
@@ -118,3 +114,12 @@ class RunningLab:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def snapshot(state_dir: Path) -> dict:
+    """The organisation of a lab state directory (``show-state``; the lab need not be running)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(LAB_ROOT), env.get("PYTHONPATH")]))
+    out = subprocess.run([sys.executable, "-m", "exchange_lab", "show-state", "--state", str(state_dir)],
+                         env=env, capture_output=True, check=True, cwd=str(REPO)).stdout
+    return json.loads(out)

@@ -183,3 +183,33 @@ def format_targets(checks: list[dict]) -> str:
         mark = {True: "HOLDS", False: "FAILS", None: "n/a"}[c["holds"]]
         out.append(f"[{mark:5}] {c['target']}: {c['detail']}")
     return "\n".join(out)
+
+
+# Values that differ between two labs by construction: identities the lab generates, keys and what derives from them.
+VOLATILE_KEYS = frozenset({"guid", "organization_guid", "der", "key", "thumbprint", "not_before", "not_after", "serial_number",
+                           "request", "csr", "created", "when_changed", "when_created"})
+
+
+def state_differences(a: Any, b: Any, path: str = "", limit: int = 20) -> list[str]:
+    """Where two lab organisations (``show-state``) differ, ignoring generated identities, keys and dates."""
+    out: list[str] = []
+
+    def walk(x: Any, y: Any, where: str) -> None:
+        if len(out) >= limit:
+            return
+        if isinstance(x, dict) and isinstance(y, dict):
+            for k in sorted(set(x) | set(y), key=str):
+                if str(k).lower() in VOLATILE_KEYS:
+                    continue
+                walk(x.get(k), y.get(k), f"{where}/{k}")
+        elif isinstance(x, list) and isinstance(y, list):
+            if len(x) != len(y):
+                out.append(f"{where}: {len(x)} vs {len(y)} items")
+                return
+            for i, (p, q) in enumerate(zip(x, y)):
+                walk(p, q, f"{where}[{i}]")
+        elif x != y:
+            out.append(f"{where}: {str(x)[:80]!r} vs {str(y)[:80]!r}")
+
+    walk(a, b, path)
+    return out

@@ -74,5 +74,19 @@ class Shell:
         return result[0]
 
 
-def open_org(tmp_path, version: str = "2019", servers=("EX01",), domain: str | None = None) -> Organization:
-    return Organization.open(tmp_path / "state", version=version, servers=list(servers), domain=domain)
+_SEEDED: dict[tuple, str] = {}
+
+
+def open_org(tmp_path, version: str = "2019", servers=("EX01",), domain: str | None = None, fresh: bool = False) -> Organization:
+    """An organisation in ``tmp_path/state``. Seeding (certificate keys included) is costly on shared cores, so each
+    seed is made once per test session and copied; ``fresh`` seeds anew (for tests of seeding itself)."""
+    target = tmp_path / "state"
+    key = (version, tuple(servers), domain)
+    if fresh or key not in _SEEDED:
+        org = Organization.open(target, version=version, servers=list(servers), domain=domain)
+        if not fresh:
+            _SEEDED[key] = (target / "state.json").read_text()
+        return org
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "state.json").write_text(_SEEDED[key])
+    return Organization.open(target, version=version, servers=list(servers), domain=domain)

@@ -21,7 +21,7 @@ from exchange_lab.psvalues import Hashtable, PSEnum
     ("2019", "Version 15.2 (Build 1118.7)", "Mailbox"),
 ])
 def test_seeded_servers_per_version(tmp_path, version, build, role):
-    org = open_org(tmp_path, version, servers=("EX01", "EX02"))
+    org = open_org(tmp_path, version, servers=("EX01", "EX02"), fresh=True)
     sh = Shell(org)
     servers = sh("Get-ExchangeServer")
     assert [s.to_string() for s in servers] == ["EX01", "EX02"]
@@ -135,7 +135,7 @@ def test_certificates_are_left_to_the_certificates_module(tmp_path):
 
 
 def test_state_survives_reopen_and_is_written_atomically(tmp_path):
-    org = open_org(tmp_path)
+    org = open_org(tmp_path, fresh=True)
     sh = Shell(org)
     sh("New-AcceptedDomain", "-Name", "Contoso", "-DomainName", "contoso.com")
     guid = sh.one("Get-AcceptedDomain", "Contoso").get("Guid")
@@ -248,3 +248,19 @@ def test_hashtable_add_remove_on_multivalued_property(tmp_path):
        Hashtable({"Add": "10.0.0.0/24", "Remove": "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"}))
     connector = sh.one("Get-ReceiveConnector", "EX01\\Client Frontend EX01")
     assert [r.to_string() for r in connector.get("RemoteIPRanges")] == ["0.0.0.0-255.255.255.255", "10.0.0.0/24"]
+
+
+def test_recipients_are_found_by_alias_and_any_address(tmp_path):
+    sh = Shell(open_org(tmp_path))
+    sh("New-AcceptedDomain", "-Name", "Contoso", "-DomainName", "contoso.com")
+    sh("Set-EmailAddressPolicy", "Default Policy", "-EnabledPrimarySMTPAddressTemplate", "@contoso.com")
+    sh("Update-EmailAddressPolicy", "Default Policy")
+    assert sh.one("Get-Mailbox", "ana@contoso.com").get("Alias") == "ana"
+    assert sh.one("Get-Recipient", "ana@corp.contoso.com").get("Alias") == "ana"
+    assert sh.one("Get-Recipient", "Ana Trujillo").get("Alias") == "ana"
+
+
+def test_enum_values_accept_numbers_like_powershell(tmp_path):
+    sh = Shell(open_org(tmp_path))
+    sh("New-AcceptedDomain", "-Name", "Relay", "-DomainName", "relay.contoso.com", "-DomainType", "2")
+    assert sh.one("Get-AcceptedDomain", "Relay").get("DomainType").to_string() == "InternalRelay"

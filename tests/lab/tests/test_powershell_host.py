@@ -142,7 +142,7 @@ def test_stdin_runs_several_scripts_in_one_process(lab):
     process = start_process(lab, "EX01", USER, "powershell -NoProfile -NonInteractive -Command -")
     process.send_stdin(b"$x = 'kept'\r\n", False)
     process.send_stdin(b"'first ' + $x\r\n", False)
-    out, err, code = b"", b"", None
+    out, code = b"", None
     deadline = time.monotonic() + 5
     while b"first kept" not in out and time.monotonic() < deadline:
         o, e, code = process.receive(0.5)
@@ -289,3 +289,8 @@ def test_remote_exchange_script_banner_reaches_stdout(lab):
 def test_objects_are_formatted_as_lists(lab):
     stdout, _, _ = drain(start_process(lab, "EX01", USER, run_ps_line("[pscustomobject]@{Name = 'n'; LongerName = @(1, 2)}; 1.5; $null")))
     assert stdout == b"\r\nName       : n\r\nLongerName : {1, 2}\r\n\r\n1.5\r\n"
+
+
+def test_top_level_output_keeps_its_order_with_write_host(lab):
+    script = "foreach ($i in 1, 2) { $i; Write-Host \"h$i\" }"
+    assert drain(start_process(lab, "EX01", USER, run_ps_line(script)))[0] == b"1\r\nh1\r\n2\r\nh2\r\n"

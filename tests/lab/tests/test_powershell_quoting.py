@@ -7,6 +7,8 @@ so the lab decodes the literal's inside by PowerShell's rule and refuses a liter
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -46,6 +48,18 @@ def test_a_doubled_single_quoted_literal_is_exactly_the_text(value):
     assigned, written = evaluate(quote(value))
     assert assigned == value
     assert written == [value]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts)
+def test_a_quoted_literal_survives_the_base64_payload_route(value):
+    # How the collection's session sends a script: a stdin line that decodes a UTF-8 payload and runs it.
+    payload = base64.b64encode(f"Write-Output {quote(value)}".encode("utf-8")).decode("ascii")
+    line = f"& ([scriptblock]::Create([System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String('{payload}'))))"
+    session = new_session()
+    session.run(line)
+    assert session.streams.errors == []
+    assert session.streams.output == [value]
 
 
 def _descendants(node):

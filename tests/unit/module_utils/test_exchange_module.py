@@ -33,7 +33,7 @@ class Session:
         self.closed += 1
 
 
-class Done(Exception):
+class Done(BaseException):  # like SystemExit from exit_json/fail_json
     pass
 
 
@@ -134,3 +134,16 @@ def test_insecure_settings_warn(capture):
     from ansible.module_utils.common import warnings
     run({"exchange_cert_validation": "ignore"}, lambda m: m.exit(False), Session())
     assert any("exchange_cert_validation=ignore" in str(w) for w in warnings.get_warning_messages())
+
+
+def test_unexpected_exception_is_a_clean_failure(capture):
+    session = Session()
+
+    def main(m):
+        m.query("q")
+        raise KeyError("oops")
+    run({}, main, session)
+    assert capture["failed"] is True
+    assert capture["msg"].startswith("unexpected error (KeyError")
+    assert "Traceback" in capture["exception"]
+    assert session.closed == 1

@@ -406,3 +406,19 @@ def test_plan_does_not_mutate_state():
     vp.plan(st, vp.validate_urls(urls_from(EXTERNAL_TABLE, "external_url")),
             vp.validate_outlook_anywhere({"external_hostname": "mail.contoso.com"}), "")
     assert st == snapshot
+
+
+def test_given_keeps_only_written_keys():
+    raw = {"owa": {"external_url": None}, "ecp": {"internal_url": "https://a.b/ecp"}}
+    validated = {"owa": {"internal_url": None, "external_url": None},
+                 "ecp": {"internal_url": "https://a.b/ecp", "external_url": None},
+                 "ews": None, "eas": None, "oab": None, "mapi": None, "powershell": None}
+    assert vp.given_urls(raw, validated) == {"owa": {"external_url": None}, "ecp": {"internal_url": "https://a.b/ecp"}}
+    assert vp.given_urls(None, None) is None
+    assert vp.given_urls({}, {"owa": None}) == {}
+    oa_raw = {"external_hostname": None, "external_clients_require_ssl": "yes"}
+    oa_validated = dict((k, None) for k in vp.OUTLOOK_ANYWHERE_KEYS)
+    oa_validated["external_clients_require_ssl"] = True
+    assert vp.given(oa_raw, oa_validated, vp.OUTLOOK_ANYWHERE_KEYS) == {"external_hostname": None,
+                                                                         "external_clients_require_ssl": True}
+    assert vp.given(None, None, vp.OUTLOOK_ANYWHERE_KEYS) is None

@@ -29,7 +29,7 @@ class FakeSession:
         self.closed = True
 
 
-class Exit(Exception):
+class Exit(BaseException):  # like SystemExit from exit_json/fail_json
     def __init__(self, result, failed):
         super().__init__(result)
         self.result = result

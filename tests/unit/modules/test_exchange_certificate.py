@@ -9,11 +9,13 @@ import stat
 import sys
 
 import pytest
-from clientaccess_fakes import FakeSession, run_module
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "module_utils"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # the helpers next to this file (pytest runs with --import-mode=importlib)
+sys.path.insert(0, os.path.join(HERE, "..", "module_utils"))
+from clientaccess_fakes import FakeSession, run_module  # noqa: E402
 from test_certificate_plan import MAIL, NAMES, Lab, self_signed  # noqa: E402
 
 from ansible_collections.mailops.exchange.plugins.module_utils import certificate_info as ci  # noqa: E402
@@ -200,3 +202,23 @@ def test_present_by_thumbprint_manages_services(monkeypatch, capsys):
     result = run_module(monkeypatch, capsys, exchange_certificate.main,
                         {"server": "EX01", "thumbprint": thumb, "services": ["IIS", "SMTP", "POP"]}, session)
     assert result["changed"] is False and result["services"] == ["IMAP", "POP", "IIS", "SMTP"]
+
+
+def test_requested_falls_back_to_the_saved_csr_when_export_fails(monkeypatch, capsys, tmp_path):
+    lab = Lab()
+    csr, _, dummy = lab.request(MAIL.__class__(list(reversed(list(MAIL)))), NAMES)
+    lab.records[-1]["request"] = ""  # Export-ExchangeCertificate gave nothing
+    path = tmp_path / "ex01.req"
+    session = session_for(lab)
+    result = run_module(monkeypatch, capsys, exchange_certificate.main, dict(REQUEST_ARGS, csr_path=str(path)), session)
+    assert result["failed"] and "could not be exported" in result["msg"]
+    path.write_text(csr.public_bytes(serialization.Encoding.PEM).decode())
+    result = run_module(monkeypatch, capsys, exchange_certificate.main, dict(REQUEST_ARGS, csr_path=str(path)),
+                        session_for(lab))
+    assert result["changed"] is False and result["thumbprint"] == ci.thumbprint(dummy)
+    # A file holding another key's request is not taken for this one.
+    other, _, _ = Lab().request(MAIL, NAMES)
+    path.write_text(other.public_bytes(serialization.Encoding.PEM).decode())
+    result = run_module(monkeypatch, capsys, exchange_certificate.main, dict(REQUEST_ARGS, csr_path=str(path)),
+                        session_for(lab))
+    assert result["failed"] and "could not be exported" in result["msg"]

@@ -7,12 +7,14 @@ import os
 import sys
 
 import pytest
-from clientaccess_fakes import FakeSession, run_module
 from cryptography.hazmat.primitives import serialization
-from test_exchange_vdir_url import answer as vdir_answer
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "module_utils"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # the helpers next to this file (pytest runs with --import-mode=importlib)
+sys.path.insert(0, os.path.join(HERE, "..", "module_utils"))
+from clientaccess_fakes import FakeSession, run_module  # noqa: E402
 from test_certificate_plan import MAIL, NAMES, self_signed  # noqa: E402
+from test_exchange_vdir_url import answer as vdir_answer  # noqa: E402
 
 from ansible_collections.mailops.exchange.plugins.module_utils import certificate_info as ci  # noqa: E402
 from ansible_collections.mailops.exchange.plugins.module_utils import vdir_plan  # noqa: E402

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
-from clientaccess_fakes import FakeSession, run_module
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # helpers next to this file (importlib mode)
+from clientaccess_fakes import FakeSession, run_module  # noqa: E402
 
 from ansible_collections.mailops.exchange.plugins.modules import exchange_offline_address_book as oab
 

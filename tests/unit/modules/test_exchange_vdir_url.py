@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 
+import os
+import sys
+
 import pytest
-from clientaccess_fakes import FakeSession, run_module
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # helpers next to this file (importlib mode)
+from clientaccess_fakes import FakeSession, run_module  # noqa: E402
 
 from ansible_collections.mailops.exchange.plugins.modules import exchange_vdir_url
 
@@ -101,11 +106,11 @@ def test_2013_uses_set_clientaccessserver(monkeypatch, capsys):
 
 @pytest.mark.parametrize("args, message, reads", [
     ({"urls": {"owa": {"internal_url": "https://owa.contoso.com/owa"}}}, "same scheme and host", 1),
-    ({"urls": {"autodiscover": {"internal_url": "https://x.contoso.com/x"}}}, "Autodiscover has no internal", 0),
+    ({"urls": {"autodiscover": {"internal_url": "https://x.contoso.com/x"}}}, "Unsupported parameters", 0),
     ({"urls": {"powershell": {"external_url": "https://mail.contoso.com/PowerShell"}}}, "must use http://", 0),
     ({"urls": {"ews": {"external_url": "mail.contoso.com/EWS/Exchange.asmx"}}}, "not an absolute URL", 0),
     ({"server": "EX01; Remove-Item"}, "not a valid server name", 0),
-    ({"outlook_anywhere": {"external_client_authentication_method": "Kerberos"}}, "one of Basic", 0),
+    ({"outlook_anywhere": {"external_client_authentication_method": "Kerberos"}}, "one of: Basic, Ntlm, Negotiate", 0),
 ])
 def test_refusals_before_any_write(monkeypatch, capsys, args, message, reads):
     session = FakeSession({"Get-OwaVirtualDirectory": answer()})
@@ -138,3 +143,22 @@ def test_path_warning(monkeypatch, capsys):
                         {"server": "EX01", "urls": {"ews": {"external_url": "https://mail.contoso.com/ews"}}}, session)
     assert result["changed"]
     assert "documented at '/EWS/Exchange.asmx'" in json.dumps(result.get("warnings"))
+
+
+def test_absent_leaves_alone_null_clears(monkeypatch, capsys):
+    current = answer()
+    current["vdirs"]["oab"][0]["external_url"] = "https://mail.contoso.com/OAB"
+    current["outlook_anywhere"][0]["external_hostname"] = "mail.contoso.com"
+    session = FakeSession({"Get-OwaVirtualDirectory": current})
+    args = {"server": "EX01",
+            # oab: internal_url absent (left alone), external_url null (cleared)
+            "urls": {"oab": {"external_url": None}},
+            # internal_hostname absent (left alone), external_hostname null (cleared)
+            "outlook_anywhere": {"external_hostname": None}}
+    result = run_module(monkeypatch, capsys, exchange_vdir_url.main, args, session)
+    assert result["commands"] == [
+        "Set-OabVirtualDirectory -Identity 'EX01\\OAB (Default Web Site)' -ExternalUrl $null",
+        "Set-OutlookAnywhere -Identity 'EX01\\Rpc (Default Web Site)' -ExternalHostname $null",
+    ]
+    assert result["urls"]["oab"]["internal_url"] == "https://ex01.corp.contoso.com/OAB"
+    assert result["outlook_anywhere"]["internal_hostname"] == "ex01.corp.contoso.com"

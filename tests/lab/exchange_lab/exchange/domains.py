@@ -365,6 +365,10 @@ def render_recipient(org: "Organization", record: dict, mailbox: bool) -> PSObje
 
 def _find_recipients(call: Call) -> list[dict]:
     records = call.org.state["recipients"]
+    for record in records:
+        # A recipient is also found by its alias and by any of its SMTP addresses.
+        props = record["props"]
+        record["aliases"] = [props["Alias"]] + [a.split(":", 1)[1] for a in props["EmailAddresses"] if a.casefold().startswith("smtp:")]
     if call.has("Identity"):
         return call.org.find(call, records, call.get("Identity"), wildcards=True, server_scoped=False, single=False)
     if call.has("Anr"):

@@ -96,6 +96,8 @@ class EnumType:
                     return name
             raise ConversionError(self._error(value))
         text = value.to_string() if isinstance(value, PSObject) else str(value)
+        if text.strip().lstrip("-").isdigit():
+            return self.parse(int(text.strip()))  # PowerShell converts "2" like 2
         names = [part.strip() for part in text.split(",")] if self.flags else [text.strip()]
         canonical = []
         for name in names:

@@ -42,8 +42,9 @@ class Builtin:
         raise NotImplementedError
 
 
-def _remaining(args: list[Argument], own: set[str], command: str) -> tuple[list[Argument], list]:
-    """Split off positional values for a ValueFromRemainingArguments parameter."""
+def _remaining(args: list[Argument], switches: set[str], command: str) -> tuple[list[Argument], list]:
+    """Split off positional values for a ValueFromRemainingArguments parameter (``switches``: the command's switch
+    parameters, which take no value)."""
     named: list[Argument] = []
     values: list = []
     index = 0
@@ -52,7 +53,8 @@ def _remaining(args: list[Argument], own: set[str], command: str) -> tuple[list[
         index += 1
         if arg.is_parameter:
             named.append(arg)
-            if not arg.colon and arg.name.lower() not in own and index < len(args) and not args[index].is_parameter:
+            is_switch = any(full.startswith(arg.name.lower()) for full in switches)
+            if not arg.colon and not is_switch and index < len(args) and not args[index].is_parameter:
                 named.append(args[index])
                 index += 1
             continue
@@ -73,7 +75,7 @@ class WriteOutput(Builtin):
     params = [P("InputObject", position=0, pipeline=True), P("NoEnumerate", "SwitchParameter")]
 
     def invoke(self, ctx: Any, args: list[Argument], pipeline_input: list | None) -> list:
-        named, values = _remaining(args, {"noenumerate", "noenum", "noe"}, self.name)
+        named, values = _remaining(args, {"noenumerate", "verbose", "debug"}, self.name)
         bound = self.bind(named, pipeline_input)
         if pipeline_input is not None:
             return list(pipeline_input)
@@ -92,7 +94,7 @@ class WriteHost(Builtin):
               P("ForegroundColor"), P("BackgroundColor")]
 
     def invoke(self, ctx: Any, args: list[Argument], pipeline_input: list | None) -> list:
-        named, values = _remaining(args, {"nonewline"}, self.name)
+        named, values = _remaining(args, {"nonewline", "verbose", "debug"}, self.name)
         bound = self.bind(named, pipeline_input)
         if pipeline_input is not None:
             values = list(pipeline_input)
@@ -195,9 +197,6 @@ class ConvertToJson(Builtin):
     params = [P("InputObject", position=0, pipeline=True, mandatory=True), P("Depth", "Int32"), P("Compress", "SwitchParameter")]
 
     def invoke(self, ctx: Any, args: list[Argument], pipeline_input: list | None) -> list:
-        if pipeline_input is not None and not pipeline_input:
-            self.bind(args, None) if any(a.is_parameter and a.name.lower().startswith("i") for a in args) else None
-            return []
         bound = self.bind(args, pipeline_input)
         depth = 2
         if "Depth" in bound.values:
@@ -210,6 +209,8 @@ class ConvertToJson(Builtin):
                                         "ParameterArgumentValidationError")
         if "InputObject" in bound.from_pipeline:
             items = bound.values["InputObject"]
+            if not items:
+                return []  # an empty pipeline: EndProcessing has nothing to write
             value = items[0] if len(items) == 1 else list(items)
         else:
             value = bound.values["InputObject"]
@@ -459,6 +460,8 @@ class NewObject(Builtin):
         if lowered in ("management.automation.pscredential", "pscredential"):
             arguments = values.get("ArgumentList")
             return [new_credential(as_list(arguments) if isinstance(arguments, list) else ([] if arguments is None else [arguments]))]
+        if lowered == "collections.arraylist" and "ArgumentList" not in values and "Property" not in values:
+            return [convert.ArrayList()]
         if lowered in ("psobject", "management.automation.psobject", "object") and "ArgumentList" not in values:
             properties = values.get("Property")
             if properties is not None and not isinstance(properties, Hashtable):
@@ -548,10 +551,157 @@ class SetStrictMode(Builtin):
         return []
 
 
+class SortObject(Builtin):
+    name = "Sort-Object"
+    params = [P("Property", position=0), P("Descending", "SwitchParameter"), P("Unique", "SwitchParameter"),
+              P("CaseSensitive", "SwitchParameter"), P("InputObject", pipeline=True)]
+
+    def invoke(self, ctx: Any, args: list[Argument], pipeline_input: list | None) -> list:
+        import functools
+
+        bound = self.bind(args, pipeline_input)
+        values = bound.values
+        items = list(values["InputObject"]) if "InputObject" in bound.from_pipeline else ([values["InputObject"]] if "InputObject" in values else [])
+        case_sensitive = to_bool(values.get("CaseSensitive", False))
+        descending = to_bool(values.get("Descending", False))
+        keys: list[tuple[Any, bool]] = []
+        for spec in (as_list(values["Property"]) if isinstance(values.get("Property"), list) else ([values["Property"]] if "Property" in values else [])):
+            if isinstance(spec, Hashtable):
+                expression = next((v for k, v in spec.items() if "expression".startswith(to_string(k).lower())), None)
+                order = next((to_bool(v) for k, v in spec.items() if to_string(k).lower() in ("descending", "ascending")
+                              and (to_string(k).lower() == "descending") == to_bool(v)), None)
+                keys.append((expression, descending if order is None else order))
+            else:
+                keys.append((spec, descending))
+
+        def key_values(item: Any) -> list:
+            if not keys:
+                return [item]
+            out = []
+            for spec, _ in keys:
+                if isinstance(spec, ScriptBlock):
+                    out.append(_collect(ctx.run_block(spec, item)))
+                else:
+                    out.append(get_member(item, to_string(spec)))
+            return out
+
+        def compare(a: tuple, b: tuple) -> int:
+            for index, (left, right) in enumerate(zip(a[0], b[0])):
+                reverse = keys[index][1] if keys else descending
+                if left is None or right is None:
+                    result = (left is not None) - (right is not None)
+                elif isinstance(left, str) or isinstance(right, str):
+                    x, y = to_string(left), to_string(right)
+                    if not case_sensitive:
+                        x, y = x.casefold(), y.casefold()
+                    result = (x > y) - (x < y)
+                else:
+                    try:
+                        result = convert.compare(left, right, case_sensitive)
+                    except PSError:
+                        x, y = to_string(left), to_string(right)
+                        result = (x > y) - (x < y)
+                if result:
+                    return -result if reverse else result
+            return 0
+
+        decorated = sorted(((key_values(item), item) for item in items), key=functools.cmp_to_key(compare))
+        result = [item for _, item in decorated]
+        if to_bool(values.get("Unique", False)):
+            unique: list = []
+            for keyed, item in decorated:
+                if not unique or compare((keyed, None), (key_values(unique[-1]), None)) != 0:
+                    unique.append(item)
+            result = unique
+        return result
+
+
+class MeasureObject(Builtin):
+    name = "Measure-Object"
+    params = [P("Property", position=0), P("Sum", "SwitchParameter"), P("Average", "SwitchParameter"), P("Maximum", "SwitchParameter"),
+              P("Minimum", "SwitchParameter"), P("InputObject", pipeline=True)]
+
+    def invoke(self, ctx: Any, args: list[Argument], pipeline_input: list | None) -> list:
+        bound = self.bind(args, pipeline_input)
+        values = bound.values
+        items = list(values["InputObject"]) if "InputObject" in bound.from_pipeline else ([values["InputObject"]] if "InputObject" in values else [])
+        items = [item for item in items if item is not None]
+        prop = to_string(values["Property"]) if "Property" in values else None
+        numbers = [get_member(item, prop) if prop else item for item in items]
+        wanted = {k: to_bool(values.get(k, False)) for k in ("Sum", "Average", "Maximum", "Minimum")}
+        measured = [convert.to_number(n, "System.Double") for n in numbers] if any(wanted.values()) else []
+        result = {
+            "Count": len(items),
+            "Average": (sum(measured) / len(measured) if measured else None) if wanted["Average"] else None,
+            "Sum": sum(measured) if wanted["Sum"] else None,
+            "Maximum": (max(measured) if measured else None) if wanted["Maximum"] else None,
+            "Minimum": (min(measured) if measured else None) if wanted["Minimum"] else None,
+            "Property": prop,
+        }
+        return [PSObject(["Microsoft.PowerShell.Commands.GenericMeasureInfo", "Microsoft.PowerShell.Commands.MeasureInfo", "System.Object"],
+                         result, string="Microsoft.PowerShell.Commands.GenericMeasureInfo")]
+
+
+class AddMember(Builtin):
+    name = "Add-Member"
+    params = [P("MemberType", position=0, aliases=("Type",)), P("Name", "String", position=1), P("Value", position=2),
+              P("NotePropertyName", "String"), P("NotePropertyValue"), P("NotePropertyMembers"), P("PassThru", "SwitchParameter"),
+              P("Force", "SwitchParameter"), P("InputObject", pipeline=True)]
+
+    def invoke(self, ctx: Any, args: list[Argument], pipeline_input: list | None) -> list:
+        bound = self.bind(args, pipeline_input)
+        values = bound.values
+        items = list(values["InputObject"]) if "InputObject" in bound.from_pipeline else ([values["InputObject"]] if "InputObject" in values else [])
+        if "MemberType" in values and to_string(values["MemberType"]).lower() != "noteproperty":
+            raise UnsupportedConstruct(f"Add-Member -MemberType {to_string(values['MemberType'])}")
+        members: list[tuple[str, Any]] = []
+        if "NotePropertyMembers" in values:
+            table = values["NotePropertyMembers"]
+            if not isinstance(table, Hashtable):
+                raise UnsupportedConstruct("Add-Member -NotePropertyMembers with a non-hashtable")
+            members = [(to_string(k), v) for k, v in table.items()]
+        elif "NotePropertyName" in values:
+            members = [(to_string(values["NotePropertyName"]), values.get("NotePropertyValue"))]
+        elif "Name" in values:
+            members = [(to_string(values["Name"]), values.get("Value"))]
+        else:
+            raise parameter_binding(self.name, "Parameter set cannot be resolved using the specified named parameters.", "AmbiguousParameterSet")
+        out = []
+        for item in items:
+            if not isinstance(item, PSObject):
+                raise UnsupportedConstruct(f"Add-Member on a {convert.type_name_of(item)}")
+            for name, value in members:
+                if name in item.properties and not to_bool(values.get("Force", False)):
+                    ctx.write_error(PSError(
+                        f'Cannot add a member with the name "{name}" because a member with that name already exists. To overwrite the member '
+                        "anyway, add the Force parameter to your command.", error_id=f"MemberAlreadyExists,{UTILITY}.AddMemberCommand",
+                        category="InvalidOperation", exception_type="System.InvalidOperationException", target=item))
+                    continue
+                item.properties[name] = value
+            if to_bool(values.get("PassThru", False)):
+                out.append(item)
+        return out
+
+
+class StartSleep(Builtin):
+    name = "Start-Sleep"
+    params = [P("Seconds", "Int32", position=0, aliases=("s",)), P("Milliseconds", "Int32", aliases=("ms",))]
+
+    def invoke(self, ctx: Any, args: list[Argument], pipeline_input: list | None) -> list:
+        import time
+
+        bound = self.bind(args, pipeline_input)
+        seconds = _int_param(self.name, "Seconds", bound.values["Seconds"]) if "Seconds" in bound.values else 0
+        milliseconds = _int_param(self.name, "Milliseconds", bound.values["Milliseconds"]) if "Milliseconds" in bound.values else 0
+        time.sleep(max(0, seconds) + max(0, milliseconds) / 1000)
+        return []
+
+
 ALIASES = {
     "%": "ForEach-Object", "foreach": "ForEach-Object", "?": "Where-Object", "where": "Where-Object", "select": "Select-Object",
     "echo": "Write-Output", "write": "Write-Output", "iex": "Invoke-Expression", "gcm": "Get-Command", "asnp": "Add-PSSnapin",
-    "nsn": "New-PSSession", "ipsn": "Import-PSSession", "rsn": "Remove-PSSession",
+    "nsn": "New-PSSession", "ipsn": "Import-PSSession", "rsn": "Remove-PSSession", "sort": "Sort-Object", "measure": "Measure-Object",
+    "sleep": "Start-Sleep",
 }
 
 
@@ -561,7 +711,8 @@ def builtin_commands() -> CaseInsensitiveDict:
     commands = CaseInsensitiveDict()
     for cls in (WriteOutput, WriteHost, WriteWarning, WriteVerbose, WriteDebug, WriteError, OutString, OutNull, ConvertToJson,
                 ConvertFromJson, SelectObject, WhereObject, ForEachObject, NewObject, ConvertToSecureString, InvokeExpression,
-                GetCommand, SetStrictMode, AddPSSnapin, NewPSSession, ImportPSSession, RemovePSSession):
+                GetCommand, SetStrictMode, SortObject, MeasureObject, AddMember, StartSleep, AddPSSnapin, NewPSSession, ImportPSSession,
+                RemovePSSession):
         command = cls()
         commands[command.name] = command
     for alias, target in ALIASES.items():

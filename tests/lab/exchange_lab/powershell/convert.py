@@ -28,6 +28,10 @@ class ScriptBlock:
         return f"ScriptBlock({self.text!r})"
 
 
+class ArrayList(list):
+    """``System.Collections.ArrayList`` (also ``$Error``): a list whose Add/Remove/Clear work, unlike an array's."""
+
+
 class TypeRef:
     """A type literal used as a value (``[string]``, ``[System.Convert]``)."""
 
@@ -70,6 +74,8 @@ def type_name_of(value: Any) -> str:
         return "System.String"
     if isinstance(value, (bytes, bytearray)):
         return "System.Byte[]"
+    if isinstance(value, ArrayList):
+        return "System.Collections.ArrayList"
     if isinstance(value, list):
         return "System.Object[]"
     if isinstance(value, Hashtable):
@@ -239,7 +245,11 @@ def equals(left: Any, right: Any, case_sensitive: bool = False) -> bool:
         if isinstance(right, (int, float)) and not isinstance(right, bool):
             return left.value == right
         return left == right
-    if isinstance(left, PSObject) and not isinstance(right, PSObject) and isinstance(right, str):
+    if isinstance(left, PSObject) and isinstance(right, str):
+        # PowerShell converts the string to the object's type: a URI compares as a URI; other objects (identities,
+        # deserialized objects) do not convert, so they never equal a string. Compare their .ToString() instead.
+        if left.type_name in ("System.Uri", "Deserialized.System.Uri"):
+            return left.to_string() == right
         return False
     return left is right or left == right
 

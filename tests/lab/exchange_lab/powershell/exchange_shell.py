@@ -82,8 +82,8 @@ def open_exchange_connection(ctx: Any, uri: str, configuration: str | None, auth
         raise connection_failed(host, "The WinRM client cannot process the request. CredSSP authentication is currently disabled in the client "
                                 "configuration. Change the client configuration and try the request again.", "-2144108126")
     if method not in ("kerberos", "default", "negotiate"):
-        raise connection_failed(host, f"The WinRM client cannot process the request. The authentication mechanism requested by the client "
-                                f"is not supported by the server or unencrypted traffic is disabled in the service configuration.", "-2144108318")
+        raise connection_failed(host, "The WinRM client cannot process the request. The authentication mechanism requested by the client "
+                                "is not supported by the server or unencrypted traffic is disabled in the service configuration.", "-2144108318")
     if credential is None:
         # The WinRM logon (NTLM/Basic) holds no delegable Kerberos ticket: the second hop has nothing to present.
         raise connection_failed(host, "WinRM cannot process the request. The following error with errorcode 0x8009030e occurred while using "

@@ -18,11 +18,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ..commands import NOTHING, Argument
-from ..errors import PSError, UnsupportedConstruct, command_not_found
+from ..errors import PSError, UnsupportedConstruct
 from ..psvalues import CaseInsensitiveDict, Hashtable, PSCredential, PSEnum, PSObject, SecureString
 from . import convert
 from .convert import ScriptBlock, TypeRef, as_list, to_bool, to_number, to_string
-from .parser import ParseException, Position, Source, parse
+from .parser import ParseException, Position, Source
 
 EXCHANGE_INSTALL_PATH = "C:\\Program Files\\Microsoft\\Exchange Server\\V15\\"
 ACTION_PREFERENCES = ("Stop", "Continue", "SilentlyContinue", "Ignore", "Inquire", "Suspend")
@@ -38,6 +38,7 @@ BINARY_NODES = {
     "range_argument_expression",
 }
 ARRAY_NODES = {"array_literal_expression", "argument_expression"}
+INCREMENT_NODES = {"post_increment_expression", "post_decrement_expression", "pre_increment_expression", "pre_decrement_expression"}
 MULTIPLIERS = {"kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4, "pb": 1024**5}
 
 
@@ -167,6 +168,20 @@ class Scope:
         return None
 
 
+class HostSink:
+    """The output of top-level statements: written to the host as each nested statement produces it."""
+
+    def __init__(self, session: Any):
+        self.session = session
+
+    def extend(self, objects: list) -> None:
+        if objects:
+            self.session.host_output(list(objects))
+
+    def append(self, obj: Any) -> None:
+        self.session.host_output([obj])
+
+
 class UserFunction:
     """``function Name { param(...) ... }``: invoked like a command."""
 
@@ -197,7 +212,7 @@ class Evaluator:
             if body is None:
                 return []
             try:
-                self.exec_statements(body, [], top_level=True)
+                self.exec_statements(body, HostSink(self.session))
             except (ReturnFlow, BreakFlow, ContinueFlow):
                 pass  # at script level these end the script quietly
             return []
@@ -224,20 +239,19 @@ class Evaluator:
         error.position = self.src.position(node)  # type: ignore[attr-defined]
         return error
 
-    def exec_statements(self, node: Any, out: list, top_level: bool = False) -> None:
+    def exec_statements(self, node: Any, out: list) -> None:
         for statement in node.named_children:
             if statement.type in ("comment", "empty_statement"):
                 continue  # `;` alone is no statement: it must not reset `$?`
-            self.exec_statement_guarded(statement, out, top_level)
+            self.exec_statement_guarded(statement, out)
 
-    def exec_statement_guarded(self, statement: Any, out: list, top_level: bool = False) -> None:
+    def exec_statement_guarded(self, statement: Any, out: list) -> None:
         session = self.session
         if getattr(session, "cancelled", False):
             raise ExitScript(1)  # the process was terminated
         session.statement_failed = False
-        produced: list = []
         try:
-            self.exec_statement(statement, produced)
+            self.exec_statement(statement, out)
         except PSError as error:
             self._locate(error, statement)
             if script_terminating(error) or self.try_depth > 0:
@@ -249,11 +263,6 @@ class Evaluator:
             session.record_error(error)
             session.emit_error(error)
             session.statement_failed = True
-        finally:
-            if top_level and produced:
-                session.host_output(produced)
-            elif produced:
-                out.extend(produced)
         session.last_success = not session.statement_failed
 
     def _locate(self, error: PSError, node: Any) -> None:
@@ -276,6 +285,14 @@ class Evaluator:
             self.exec_flow(node, out)
         elif kind == "function_statement":
             self.define_function(node)
+        elif kind == "while_statement":
+            self.exec_while(node, out)
+        elif kind == "do_statement":
+            self.exec_do(node, out)
+        elif kind == "for_statement":
+            self.exec_for(node, out)
+        elif kind == "switch_statement":
+            self.exec_switch(node, out)
         elif kind == "statement_block":
             body = node.child_by_field_name("statement_list")
             if body is not None:
@@ -329,6 +346,125 @@ class Evaluator:
                 continue
             except BreakFlow:
                 break
+
+    def _loop_body(self, block: Any, out: list) -> bool:
+        """Run one iteration; False when `break` ends the loop."""
+        if getattr(self.session, "cancelled", False):
+            raise ExitScript(1)  # the process was terminated
+        try:
+            self.exec_block(block, out)
+        except ContinueFlow:
+            pass
+        except BreakFlow:
+            return False
+        return True
+
+    def _condition(self, node: Any) -> bool:
+        pipeline = next((c for c in node.named_children if c.type == "pipeline"), node)
+        return to_bool(self.pipeline_value(pipeline))
+
+    def exec_while(self, node: Any, out: list) -> None:
+        condition = node.child_by_field_name("condition")
+        block = next(c for c in node.named_children if c.type == "statement_block")
+        while self._condition(condition):
+            if not self._loop_body(block, out):
+                break
+
+    def exec_do(self, node: Any, out: list) -> None:
+        condition = node.child_by_field_name("condition")
+        block = next(c for c in node.named_children if c.type == "statement_block")
+        until = any(not c.is_named and c.type.lower() == "until" for c in node.children)
+        while True:
+            if not self._loop_body(block, out):
+                break
+            if self._condition(condition) == until:
+                break
+
+    def exec_for(self, node: Any, out: list) -> None:
+        initializer = node.child_by_field_name("for_initializer")
+        condition = node.child_by_field_name("for_condition")
+        iterator = node.child_by_field_name("for_iterator")
+        block = next(c for c in node.named_children if c.type == "statement_block")
+        if initializer is not None:
+            self._run_clause(initializer)
+        while condition is None or self._condition(condition):
+            if not self._loop_body(block, out):
+                break
+            if iterator is not None:
+                self._run_clause(iterator)
+
+    def _run_clause(self, clause: Any) -> None:
+        for child in clause.named_children:
+            if child.type == "pipeline":
+                self.run_pipeline(child)
+
+    def exec_switch(self, node: Any, out: list) -> None:
+        mode, case_sensitive = "exact", False
+        parameters = next((c for c in node.named_children if c.type == "switch_parameters"), None)
+        for parameter in (parameters.named_children if parameters is not None else []):
+            name = self.src.text_of(parameter).lstrip("-").lower()
+            if name in ("wildcard", "regex", "exact"):
+                mode = name
+            elif name == "casesensitive":
+                case_sensitive = True
+            elif name == "file":
+                raise self.unsupported(node, "switch -file")
+            else:
+                raise self.unsupported(parameter, f"switch -{name}")
+        condition = next((c for c in node.named_children if c.type == "switch_condition"), None)
+        if condition is None or any(c.type == "switch_filename" for c in condition.named_children):
+            raise self.unsupported(node, "switch -file")
+        value = self.pipeline_value(next(c for c in condition.named_children if c.type == "pipeline"))
+        body = next(c for c in node.named_children if c.type == "switch_body")
+        clauses_node = next((c for c in body.named_children if c.type == "switch_clauses"), None)
+        clauses = [c for c in (clauses_node.named_children if clauses_node is not None else []) if c.type == "switch_clause"]
+        items = list(value) if isinstance(value, (list, bytes, bytearray)) else [value]
+        session = self.session
+        previous = session.get_variable("_")
+        try:
+            for item in items:
+                session.set_variable("_", item)
+                matched = False
+                try:
+                    for clause in clauses:
+                        test = next(c for c in clause.named_children if c.type == "switch_clause_condition")
+                        block = next(c for c in clause.named_children if c.type == "statement_block")
+                        if self.src.text_of(test).strip().lower() == "default":
+                            continue
+                        if self._switch_matches(test, item, mode, case_sensitive):
+                            matched = True
+                            self.exec_block(block, out)
+                    if not matched:
+                        for clause in clauses:
+                            test = next(c for c in clause.named_children if c.type == "switch_clause_condition")
+                            if self.src.text_of(test).strip().lower() == "default":
+                                self.exec_block(next(c for c in clause.named_children if c.type == "statement_block"), out)
+                except ContinueFlow:
+                    continue
+        except BreakFlow:
+            pass
+        finally:
+            session.set_variable("_", previous)
+
+    def _switch_matches(self, test: Any, item: Any, mode: str, case_sensitive: bool) -> bool:
+        inner = next((c for c in test.named_children if c.type != "comment"), None)
+        if inner is None:
+            pattern: Any = self.src.text_of(test).strip()
+        elif unwrap(inner).type == "script_block_expression":
+            block = self.eval(unwrap(inner))
+            return to_bool(collect(self.invoke_block(block, [], None, dot_source=True, dollar_underscore=item)))
+        elif unwrap(inner).type in ("generic_token", "simple_name"):
+            pattern = self.src.text_of(unwrap(inner))
+        else:
+            pattern = self.eval(inner)
+        if mode == "wildcard":
+            return convert.like(item, pattern, case_sensitive)
+        if mode == "regex":
+            return scalar_comparison("match", to_string(item), pattern, case_sensitive, self.session)
+        if isinstance(item, str) or isinstance(pattern, str):
+            left, right = to_string(item), to_string(pattern)
+            return left == right if case_sensitive else left.casefold() == right.casefold()
+        return convert.equals(item, pattern, case_sensitive)
 
     def exec_try(self, node: Any, out: list) -> None:
         named = [c for c in node.named_children if c.type != "comment"]
@@ -447,6 +583,20 @@ class Evaluator:
         if len(elements) == 1 and elements[0].type == "assignment_expression":
             self.assign(elements[0])
             return []
+        if len(elements) == 1:
+            inner = unwrap(elements[0])
+            if inner.type == "expression_with_unary_operator" and inner.child_count == 1:
+                inner = inner.children[0]
+            if inner.type in INCREMENT_NODES:
+                self.eval(inner)  # `$i++` as a statement writes nothing
+                return []
+            if inner.type == "cast_expression" and self.type_name(inner.named_children[0]).lower() in ("void", "system.void"):
+                self.eval(inner)  # `[void](...)` writes nothing, not even $null
+                return []
+            if inner.type == "invokation_expression":
+                result = self.eval(inner)
+                # A void .NET method (Hashtable.Add, ArrayList.Remove, ...) writes nothing; the model returns None for it.
+                return [] if result is None else unroll(result)
         data: list | None = None
         for index, element in enumerate(elements):
             if element.type == "command":
@@ -463,6 +613,10 @@ class Evaluator:
             return self.eval(node)
         if self.is_expression_pipeline(node):
             return self.eval(self.pipeline_elements(node)[0])
+        elements = self.pipeline_elements(node)
+        if len(elements) == 1 and self._is_numeric_command(elements[0]):
+            element = elements[0]
+            return self.numeric_command(element, element.child_by_field_name("command_name"), element.child_by_field_name("command_elements"))
         return collect(self.run_pipeline(node))
 
     # assignment ------------------------------------------------------------------------------------------------
@@ -486,7 +640,9 @@ class Evaluator:
             name = self.variable_name(target)
             if name.lower().startswith("env:"):
                 self.session.environment[name[4:]] = to_string(value)
-            elif name.lower() in ("true", "false", "null"):
+            elif name.lower() == "null":
+                return  # `$null = ...` discards the value
+            elif name.lower() in ("true", "false"):
                 raise runtime_error(f"Cannot overwrite variable {name} because it is read-only or constant.", "VariableNotWritable", "WriteError")
             else:
                 self.session.set_variable(name, value)
@@ -522,8 +678,6 @@ class Evaluator:
         if isinstance(obj, PSObject) and name in obj.properties:
             obj.properties[name] = value
             return
-        if obj is None:
-            raise runtime_error("The property '" + name + "' cannot be found on this object. Verify that the property exists and can be set.", "PropertyNotFound")
         raise runtime_error(f"The property '{name}' cannot be found on this object. Verify that the property exists and can be set.", "PropertyNotFound")
 
     def set_index(self, obj: Any, index: Any, value: Any) -> None:
@@ -649,11 +803,7 @@ class Evaluator:
             elif unwrap(child).type == "variable" and self.src.text_of(unwrap(child)).startswith("@"):
                 splatted = self.session.get_variable(self.variable_name(unwrap(child)))
                 if isinstance(splatted, Hashtable):
-                    for key, item in splatted.items():
-                        if item is True or item is False:
-                            args.append(Argument(to_string(key), item, colon=True))
-                        else:
-                            args.append(Argument(to_string(key), item, colon=True))
+                    args.extend(Argument(to_string(key), item, colon=True) for key, item in splatted.items())
                 elif isinstance(splatted, list):
                     args.extend(Argument(None, item) for item in splatted)
                 elif splatted is not None:
@@ -682,13 +832,25 @@ class Evaluator:
         """A bare word in argument mode is a string (variables inside it expand, as in double quotes)."""
         if "$" not in text and "`" not in text:
             return text
-        if re.search(r"\$[({]", text):
-            raise UnsupportedConstruct("bare word with a subexpression", text)
-
-        def expand(match: re.Match) -> str:
-            return to_string(self.session.get_variable(match.group(1)))
-
-        return re.sub(r"\$((?:env:)?[A-Za-z_][A-Za-z0-9_]*)", expand, text).replace("``", "`")
+        out: list[str] = []
+        index = 0
+        while index < len(text):
+            char = text[index]
+            if char == "`" and index + 1 < len(text):
+                out.append(BACKTICK_ESCAPES.get(text[index + 1], text[index + 1]))
+                index += 2
+                continue
+            if char == "$":
+                match = re.match(r"\$((?:env:)?[A-Za-z_][A-Za-z0-9_]*)", text[index:])
+                if match:
+                    out.append(to_string(self.session.get_variable(match.group(1))))
+                    index += len(match.group(0))
+                    continue
+                if text[index + 1:index + 2] in ("(", "{"):
+                    raise UnsupportedConstruct("bare word with a subexpression", text)
+            out.append(char)
+            index += 1
+        return "".join(out)
 
     def _token_redirection(self, text: str, redirect: dict) -> bool:
         match = re.fullmatch(r"([1-6*]?)>(>?)\s*(\$null|&1)", text, re.IGNORECASE)
@@ -938,8 +1100,17 @@ class Evaluator:
         if op in ("in", "notin"):
             found = any(convert.equals(item, left, case_sensitive) for item in as_list(right))
             return found if op == "in" else not found
-        if op in ("is", "isnot", "as"):
-            raise self.unsupported(node, f"operator {operator}")
+        if op in ("is", "isnot"):
+            result = type_test(left, right.name if isinstance(right, TypeRef) else to_string(right))
+            return result if op == "is" else not result
+        if op == "as":
+            name = right.name if isinstance(right, TypeRef) else to_string(right)
+            try:
+                return self.cast(name, left, node)
+            except UnsupportedConstruct:
+                raise
+            except PSError:
+                return None
         test = lambda value: scalar_comparison(op, value, right, case_sensitive, self.session)  # noqa: E731
         if isinstance(left, (list, bytes, bytearray)):
             return [value for value in left if test(value)]
@@ -1000,7 +1171,7 @@ class Evaluator:
             target = unwrap(operand_node)
             value = self.arithmetic("+" if operator == "++" else "-", self.eval(target), 1, node)
             self.assign_to(target, value)
-            return None
+            return value
         value = self.eval(operand_node)
         if operator in ("-not", "!"):
             return not to_bool(value)
@@ -1036,10 +1207,9 @@ class Evaluator:
 
     def _step(self, node: Any, delta: int, post: bool) -> Any:
         target = unwrap(next(c for c in node.named_children if c.type != "comment"))
-        current = self.eval(target)
-        self.assign_to(target, to_number(current) + delta)
-        # As a statement `$i++` outputs nothing; its value is only seen inside an expression.
-        return None
+        current = to_number(self.eval(target))
+        self.assign_to(target, current + delta)
+        return current if post else current + delta
 
     def eval_cast_expression(self, node: Any) -> Any:
         type_node, operand = [c for c in node.named_children if c.type != "comment"][:2]
@@ -1465,9 +1635,56 @@ def format_operator(template: str, values: list) -> str:
     return re.sub(r"\{\{|\}\}|\{(\d+)(,-?\d+)?(:[^}]*)?\}", replace, template)
 
 
+KNOWN_TYPES = {
+    "string": lambda v: isinstance(v, str),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and -2**31 <= v < 2**31,
+    "int32": lambda v: isinstance(v, int) and not isinstance(v, bool) and -2**31 <= v < 2**31,
+    "long": lambda v: isinstance(v, int) and not isinstance(v, bool) and not -2**31 <= v < 2**31,
+    "int64": lambda v: isinstance(v, int) and not isinstance(v, bool) and not -2**31 <= v < 2**31,
+    "bool": lambda v: isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "double": lambda v: isinstance(v, float),
+    "array": lambda v: isinstance(v, (list, bytes, bytearray)),
+    "object[]": lambda v: isinstance(v, list),
+    "byte[]": lambda v: isinstance(v, (bytes, bytearray)),
+    "hashtable": lambda v: isinstance(v, Hashtable) and getattr(v, "ps_type", "") != "System.Collections.Specialized.OrderedDictionary",
+    "collections.hashtable": lambda v: isinstance(v, Hashtable) and getattr(v, "ps_type", "") != "System.Collections.Specialized.OrderedDictionary",
+    "collections.idictionary": lambda v: isinstance(v, Hashtable),
+    "collections.specialized.ordereddictionary": lambda v: getattr(v, "ps_type", "") == "System.Collections.Specialized.OrderedDictionary",
+    "collections.ienumerable": lambda v: isinstance(v, (list, bytes, bytearray, Hashtable, str)),
+    "pscustomobject": lambda v: convert.is_custom_object(v),
+    "management.automation.pscustomobject": lambda v: convert.is_custom_object(v),
+    "psobject": lambda v: v is not None,
+    "object": lambda v: v is not None,
+    "scriptblock": lambda v: isinstance(v, ScriptBlock),
+    "management.automation.scriptblock": lambda v: isinstance(v, ScriptBlock),
+    "securestring": lambda v: isinstance(v, SecureString),
+    "security.securestring": lambda v: isinstance(v, SecureString),
+    "pscredential": lambda v: isinstance(v, PSCredential),
+    "management.automation.pscredential": lambda v: isinstance(v, PSCredential),
+    "management.automation.errorrecord": lambda v: isinstance(v, PSObject) and hasattr(v, "error"),
+    "collections.arraylist": lambda v: isinstance(v, convert.ArrayList),
+    "enum": lambda v: isinstance(v, PSEnum),
+}
+
+
+def type_test(value: Any, type_name: str) -> bool:
+    """``$value -is [type]`` for the value model: primitive types by Python type, objects by their type names."""
+    lowered = type_name.lower().replace(" ", "")
+    short = lowered[len("system."):] if lowered.startswith("system.") else lowered
+    if short in KNOWN_TYPES:
+        return KNOWN_TYPES[short](value)
+    if isinstance(value, PSObject):
+        names = {n.lower() for n in value.type_names}
+        return lowered in names or "system." + lowered in names
+    return False
+
+
 def get_member(obj: Any, name: str, strict: bool = False) -> Any:
     """``$obj.Name``: properties case-insensitively, ``Count``/``Length``, member enumeration over arrays."""
     lowered = name.lower()
+    if lowered == "psobject" and obj is not None and not (isinstance(obj, PSObject) and name in obj.properties):
+        return member_set(obj)
     if obj is None:
         if lowered in ("count", "length"):
             return 0
@@ -1531,6 +1748,32 @@ def get_member(obj: Any, name: str, strict: bool = False) -> Any:
     if lowered == "count":
         return 1
     return _missing(name, strict)
+
+
+def member_set(obj: Any) -> PSObject:
+    """``$obj.PSObject``: ``.Properties`` (Name/Value/MemberType/TypeNameOfValue), ``.TypeNames``, ``.BaseObject``."""
+    if isinstance(obj, PSObject):
+        kind = "NoteProperty" if convert.is_custom_object(obj) else "Property"
+        pairs = list(obj.properties.items())
+        type_names = list(obj.type_names)
+    elif isinstance(obj, Hashtable):
+        kind = "Property"
+        pairs = [("IsReadOnly", False), ("IsFixedSize", False), ("IsSynchronized", False), ("Keys", list(obj.keys())),
+                 ("Values", list(obj.values())), ("SyncRoot", obj), ("Count", len(obj))]
+        type_names = [convert.type_name_of(obj), "System.Object"]
+    elif isinstance(obj, str):
+        kind, pairs, type_names = "Property", [("Length", len(obj))], ["System.String", "System.Object"]
+    else:
+        kind, pairs, type_names = "Property", [], [convert.type_name_of(obj), "System.Object"]
+    properties = [
+        PSObject("System.Management.Automation.PSNoteProperty" if kind == "NoteProperty" else "System.Management.Automation.PSProperty",
+                 {"Name": key, "Value": value, "MemberType": kind, "TypeNameOfValue": convert.type_name_of(value) if value is not None else "System.Object",
+                  "IsSettable": True, "IsGettable": True},
+                 string=f"{convert.type_name_of(value) if value is not None else 'System.Object'} {key}={to_string(value)}")
+        for key, value in pairs
+    ]
+    return PSObject("System.Management.Automation.PSMemberSet", {"Properties": properties, "TypeNames": type_names, "BaseObject": obj},
+                    string="System.Management.Automation.PSMemberSet")
 
 
 def _missing(name: str, strict: bool) -> Any:
@@ -1607,6 +1850,8 @@ def cast_value(name: str, value: Any, unknown: Callable[[], Exception]) -> Any:
         if lowered == "int[]":
             return [convert.to_int(v) for v in items]
         return items
+    if lowered in ("collections.arraylist",):
+        return convert.ArrayList(as_list(value) if not isinstance(value, (bytes, bytearray)) else list(value))
     if lowered in ("object", "psobject"):
         return value
     if lowered in ("hashtable", "collections.hashtable"):
@@ -1614,6 +1859,8 @@ def cast_value(name: str, value: Any, unknown: Callable[[], Exception]) -> Any:
             return value
         raise convert.conversion_error(value, "System.Collections.Hashtable", f'Cannot convert the "{to_string(value)}" value of type "{convert.type_name_of(value)}" to type "System.Collections.Hashtable".')
     if lowered in ("pscustomobject", "management.automation.pscustomobject"):
+        if isinstance(value, Hashtable):
+            return convert.new_custom_object(value.items())
         return value
     if lowered in ("scriptblock", "management.automation.scriptblock"):
         if isinstance(value, ScriptBlock):

@@ -86,13 +86,29 @@ _COMPLETIONS = ("}", ")", "]", "'", '"', " x", "\n'@", '\n"@')
 
 def is_incomplete(text: str, depth: int = 3) -> bool:
     """True when some short continuation makes ``text`` parse: the error is the end of input, not a wrong token."""
+    data = text.encode("utf-8")
+    parser = _parser()
+    tree = parser.parse(data)
+    end = _point_after((0, 0), data)
     candidates = [""]
     for _ in range(depth):
         candidates = [prefix + suffix for prefix in candidates for suffix in _COMPLETIONS]
         for suffix in candidates:
-            if not _parser().parse((text + suffix).encode("utf-8")).root_node.has_error:
+            # Re-parse incrementally: only the end of a long line changes.
+            extra = suffix.encode("utf-8")
+            edited = tree.copy()
+            edited.edit(start_byte=len(data), old_end_byte=len(data), new_end_byte=len(data) + len(extra),
+                        start_point=end, old_end_point=end, new_end_point=_point_after(end, extra))
+            if not parser.parse(data + extra, edited).root_node.has_error:
                 return True
     return False
+
+
+def _point_after(start: tuple[int, int], data: bytes) -> tuple[int, int]:
+    lines = data.count(b"\n")
+    if lines == 0:
+        return (start[0], start[1] + len(data))
+    return (start[0] + lines, len(data) - data.rfind(b"\n") - 1)
 
 
 _MISSING_MESSAGES = {

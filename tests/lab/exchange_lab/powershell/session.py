@@ -13,7 +13,7 @@ from ..errors import parameter_binding
 from ..errors import PSError, UnsupportedConstruct, command_not_found
 from ..psvalues import CaseInsensitiveDict, Hashtable, PSCredential, PSObject, SecureString
 from . import convert
-from .convert import ScriptBlock, TypeRef, as_list, to_string
+from .convert import ArrayList, ScriptBlock, TypeRef, as_list, to_string
 from .interpreter import (
     ACTION_PREFERENCES, EXCHANGE_INSTALL_PATH, Evaluator, Scope, UserFunction, error_record, method_error, runtime_error,
     short_type, type_object,
@@ -27,9 +27,9 @@ REMOTE_EXCHANGE_SCRIPT = EXCHANGE_INSTALL_PATH + "bin\\RemoteExchange.ps1"
 # construct (saying "not recognized" would misreport what a real server does).
 KNOWN_UNIMPLEMENTED = {
     name.lower() for name in (
-        "Import-Module", "Get-Module", "Remove-Module", "Get-Date", "Start-Sleep", "Get-Item", "Get-ChildItem", "Test-Path",
+        "Import-Module", "Get-Module", "Remove-Module", "Get-Date", "Get-Item", "Get-ChildItem", "Test-Path",
         "Get-Content", "Set-Content", "Add-Content", "Remove-Item", "New-Item", "Copy-Item", "Move-Item", "Out-File",
-        "Get-Service", "Restart-Service", "Start-Service", "Stop-Service", "Measure-Object", "Sort-Object", "Group-Object",
+        "Get-Service", "Restart-Service", "Start-Service", "Stop-Service", "Group-Object",
         "Format-List", "Format-Table", "Format-Wide", "Get-Member", "Export-Clixml", "Import-Clixml", "Invoke-Command",
         "Enter-PSSession", "Exit-PSSession", "Get-PSSession", "Get-PSSnapin", "Remove-PSSnapin", "Get-Variable",
         "Set-Variable", "New-Variable", "Remove-Variable", "Get-Process", "Get-WmiObject", "Get-CimInstance", "Add-Type",
@@ -258,7 +258,7 @@ class Session:
         self.strict = False
         self.last_success = True
         self.statement_failed = False
-        self.error_list: list = []
+        self.error_list: list = ArrayList()
         self.created_scripts: list[str] = []
         self.pssessions: list[PSObject] = []
         self.session_counter = 0
@@ -560,12 +560,35 @@ class Session:
                 raise method_error(f'Cannot find an overload for "{name}" and the argument count: "{len(args)}".', "MethodCountCouldNotFindBest") from None
         if method == "tostring" and not args:
             if isinstance(obj, list):
-                return "System.Object[]"
+                return convert.type_name_of(obj)
             if isinstance(obj, (bytes, bytearray)):
                 return "System.Byte[]"
             return to_string(obj)
         if method == "equals" and len(args) == 1:
             return convert.equals(obj, args[0], True) if not isinstance(obj, (list, Hashtable, PSObject)) else obj is args[0]
+        if isinstance(obj, ArrayList):
+            if method == "add" and len(args) == 1:
+                obj.append(args[0])
+                return len(obj) - 1  # ArrayList.Add returns the index: `[void]$list.Add(x)` hides it
+            if method == "addrange" and len(args) == 1:
+                obj.extend(as_list(args[0]))
+                return None
+            if method == "remove" and len(args) == 1:
+                index = next((i for i, item in enumerate(obj) if convert.equals(item, args[0], True)), None)
+                if index is not None:
+                    del obj[index]
+                return None
+            if method == "removeat" and len(args) == 1:
+                del obj[convert.to_int(args[0])]
+                return None
+            if method == "insert" and len(args) == 2:
+                obj.insert(convert.to_int(args[0]), args[1])
+                return None
+            if method == "clear" and not args:
+                obj.clear()
+                return None
+            if method == "toarray" and not args:
+                return list(obj)
         if isinstance(obj, (list, bytes, bytearray)):
             if method == "contains" and len(args) == 1:
                 return any(convert.equals(item, args[0], True) for item in obj)

@@ -57,7 +57,8 @@ class FakeExchangeCommand:
             )
         if "Port" in bound.values:
             self.org.connectors[str(identity)] = int(bound.values["Port"])
-        ctx.write_warning("The command completed successfully but no settings of 'x' have been modified.") if "Port" not in bound.values else None
+        if "Port" not in bound.values:
+            ctx.write_warning(f"The command completed successfully but no settings of '{identity}' have been modified.")
         return []
 
 

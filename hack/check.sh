@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# `make check`: the collection's quality checks, as reviewers and Galaxy/Automation Hub run them.
+#
+#   build      ansible-galaxy collection build; the tarball keeps requirements.txt, bindep.txt and
+#              meta/execution-environment.yml and leaves lab state, caches and dev tooling out
+#   install    the tarball into an empty collections path; ansible-doc of every module, filter and role;
+#              ansible-playbook mailops.exchange.site --syntax-check
+#   sanity     ansible-test sanity on the tarball's content in <tmp>/ansible_collections/mailops/exchange
+#   units      ansible-test units there
+#   lint       ansible-lint --profile production on a copy of the working tree (+ awx/configure.yml syntax check)
+#   docs       antsibull-docs lint-collection-docs (plugin docs included)
+#   changelog  antsibull-changelog lint; CHANGELOG.rst is what changelogs/changelog.yaml generates
+#   ee         ansible-builder create on execution-environment.yml; the generated context is checked
+#
+# Every step runs even when an earlier one failed (except those that need the tarball); the summary lists each
+# step, its result and its time, and the exit status is non-zero when any failed.
+#
+# Environment: CHECK_STEPS (default: all, in the order above), CHECK_VENV (default .venv-check),
+# SANITY_TESTS (e.g. "pylint validate-modules": only these sanity tests), CHECK_PYTHON (default python3.11),
+# CHECK_KEEP=1 keeps the temporary directory.
+#
+# Network: only the package index is reachable. ansible-test downloads its pip bootstrap script from elsewhere;
+# hack/ansible_test_get_pip.py stands in for it (ensurepip + pip from the index), and ansible-test installs each
+# sanity test's pinned requirements from the index itself. awx.awx (for linting awx/configure.yml) is taken from
+# the `ansible` package on the index - the collection as it ships there, not Galaxy.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+
+PYTHON="${CHECK_PYTHON:-python3.11}"
+VENV="${CHECK_VENV:-$ROOT/.venv-check}"
+STEPS="${CHECK_STEPS:-build install sanity units lint docs changelog ee}"
+SANITY_PYTHON="3.11"
+# The `ansible` package that carries the awx.awx collection used to lint awx/configure.yml (awx.awx 24.6.1).
+AWX_FROM_PACKAGE="ansible==12.3.0"
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/mailops-exchange-check"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/mailops-check.XXXXXX")"
+cleanup() { if [ "${CHECK_KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi; }
+trap cleanup EXIT
+
+log() { printf '\n=== %s\n' "$*"; }
+
+# --- tools --------------------------------------------------------------------------------------------------
+stamp="$VENV/.check-installed"
+want="$(cat requirements.txt requirements-check.txt | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  log "preparing $VENV"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-check.txt
+  echo "$want" > "$stamp"
+fi
+export PATH="$VENV/bin:$PATH"
+PY="$VENV/bin/python"
+
+# ansible-test's pip bootstrap, offline (only when no real get-pip script is cached).
+pip_version="$("$PY" -c 'import types
+from ansible_test._internal.python_requirements import get_venv_packages
+print(get_venv_packages(types.SimpleNamespace(version="'"$SANITY_PYTHON"'"))["pip"])')"
+get_pip="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+if [ ! -f "$get_pip" ]; then
+  mkdir -p "$(dirname "$get_pip")"
+  cp hack/ansible_test_get_pip.py "$get_pip"
+fi
+
+# awx.awx, from the `ansible` package on the index, into a cached collections path.
+AWX_COLLECTIONS="$CACHE/${AWX_FROM_PACKAGE//[^a-zA-Z0-9.]/_}"
+if [ ! -f "$AWX_COLLECTIONS/ansible_collections/awx/awx/MANIFEST.json" ]; then
+  log "fetching awx.awx from $AWX_FROM_PACKAGE"
+  rm -rf "$AWX_COLLECTIONS" "$CACHE/download"
+  mkdir -p "$CACHE/download" "$AWX_COLLECTIONS"
+  "$PY" -m pip download --quiet --disable-pip-version-check --no-deps -d "$CACHE/download" "$AWX_FROM_PACKAGE"
+  "$PY" - "$CACHE/download" "$AWX_COLLECTIONS" <<'PYEOF'
+import glob, os, sys, zipfile
+wheel = glob.glob(os.path.join(sys.argv[1], "ansible-*.whl"))[0]
+with zipfile.ZipFile(wheel) as archive:
+    members = [m for m in archive.namelist() if m.startswith("ansible_collections/awx/awx/")]
+    archive.extractall(sys.argv[2], members)
+PYEOF
+  rm -rf "$CACHE/download"
+fi
+
+# --- steps --------------------------------------------------------------------------------------------------
+declare -a SUMMARY=()
+FAILED=0
+run_step() {
+  local name="$1"; shift
+  case " $STEPS " in *" $name "*) ;; *) return 0 ;; esac
+  log "$name"
+  local start end status
+  start=$(date +%s)
+  # Not in an `if`: there bash would ignore `set -e` inside the step.
+  set +e
+  ( set -euo pipefail; "$@" )
+  local rc=$?
+  set -e
+  if [ "$rc" -eq 0 ]; then status=passed; else status=FAILED; FAILED=1; fi
+  end=$(date +%s)
+  SUMMARY+=("$(printf '%-10s %-7s %5ss' "$name" "$status" "$((end - start))")")
+}
+
+DIST="$WORK/dist"
+INSTALLED="$WORK/installed"
+COLLECTION_DIR="$WORK/sanity/ansible_collections/mailops/exchange"
+TARBALL=""
+
+step_build() {
+  ansible-galaxy collection build --output-path "$DIST" "$ROOT"
+  TARBALL="$(ls "$DIST"/mailops-exchange-*.tar.gz)"
+  "$PY" - "$TARBALL" <<'PYEOF'
+import sys, tarfile
+names = set(tarfile.open(sys.argv[1]).getnames())
+required = ["MANIFEST.json", "FILES.json", "README.md", "requirements.txt", "bindep.txt", "meta/runtime.yml",
+            "meta/execution-environment.yml", "changelogs/changelog.yaml", "CHANGELOG.rst", "playbooks/site.yml",
+            "plugins/doc_fragments/connection.py"]
+missing = [name for name in required if name not in names]
+forbidden = (".venv", ".venv-check", ".lab", ".collections", ".pytest_cache", ".hypothesis", ".git", "tests/lab",
+             "tests/output", "build", "hack")
+stray = sorted(n for n in names if n.split("/")[0] in forbidden or n.startswith(forbidden)
+               or "__pycache__" in n or n.endswith(".pyc"))
+if missing or stray:
+    sys.exit("tarball: missing %s; must not contain %s" % (missing, stray[:20]))
+print("tarball OK: %d files" % len(names))
+PYEOF
+}
+
+step_install() {
+  mkdir -p "$INSTALLED"
+  (cd "$WORK" && ANSIBLE_COLLECTIONS_PATH="$INSTALLED" ansible-galaxy collection install -p "$INSTALLED" "$TARBALL")
+  local installed="$INSTALLED/ansible_collections/mailops/exchange" kind name out count=0
+  for kind in module filter role; do
+    case "$kind" in
+      module) names=$(cd "$installed/plugins/modules" && ls -- *.py | sed 's/\.py$//') ;;
+      filter) names=$("$PY" -c 'import sys, yaml, glob, os
+names = set()
+for path in glob.glob(os.path.join(sys.argv[1], "plugins/filter/*.py")):
+    text = open(path).read()
+    if "class FilterModule" in text:
+        import ast
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef) and node.name == "filters":
+                for sub in ast.walk(node):
+                    if isinstance(sub, ast.Dict):
+                        names.update(k.value for k in sub.keys if isinstance(k, ast.Constant))
+print("\n".join(sorted(names)))' "$installed") ;;
+      role) names=$(ls "$installed/roles") ;;
+    esac
+    # One ansible-doc per kind (it renders several names at once); each must be rendered, nothing warned.
+    # shellcheck disable=SC2086
+    out=$(cd "$WORK" && ANSIBLE_COLLECTIONS_PATH="$INSTALLED" ANSIBLE_NOCOLOR=1 ansible-doc -t "$kind" \
+          $(printf 'mailops.exchange.%s ' $names) 2>&1) || {
+      echo "ansible-doc -t $kind failed:"; echo "$out" | tail -40; return 1; }
+    if grep -qE '^\[(WARNING|ERROR)\]|ERROR!' <<<"$out"; then
+      echo "ansible-doc -t $kind warned:"; grep -E -A3 '^\[(WARNING|ERROR)\]|ERROR!' <<<"$out"; return 1
+    fi
+    for name in $names; do
+      if ! grep -qE "^> [A-Z]+:? \\*?mailops\\.exchange\\.$name\\*?( |\$)" <<<"$out"; then
+        echo "ansible-doc -t $kind did not render mailops.exchange.$name"; return 1
+      fi
+      count=$((count + 1))
+    done
+    echo "ansible-doc -t $kind: $(echo "$names" | wc -w) rendered"
+  done
+  [ "$count" -gt 0 ]
+  (cd "$WORK" && ANSIBLE_COLLECTIONS_PATH="$INSTALLED" ansible-playbook mailops.exchange.site --syntax-check \
+     -i "$ROOT/inventory/example")
+}
+
+step_sanity() {
+  mkdir -p "$COLLECTION_DIR"
+  tar -xzf "$TARBALL" -C "$COLLECTION_DIR"
+  local tests=() t
+  for t in ${SANITY_TESTS:-}; do tests+=(--test "$t"); done
+  (cd "$COLLECTION_DIR" && ansible-test sanity --local --python "$SANITY_PYTHON" --color no "${tests[@]}")
+}
+
+step_units() {
+  if [ ! -d "$COLLECTION_DIR" ]; then mkdir -p "$COLLECTION_DIR"; tar -xzf "$TARBALL" -C "$COLLECTION_DIR"; fi
+  (cd "$COLLECTION_DIR" && ansible-test units --venv --python "$SANITY_PYTHON" --color no)
+}
+
+step_lint() {
+  local copy="$WORK/lint/exchange" lintcollections="$WORK/lint-collections"
+  mkdir -p "$copy" "$lintcollections/ansible_collections/mailops"
+  tar -c --exclude=./.git --exclude=./.venv --exclude='./.venv-*' --exclude=./.collections --exclude=./.lab \
+      --exclude=./build --exclude=./tests/output --exclude=.pytest_cache --exclude=.hypothesis \
+      --exclude=__pycache__ --exclude='./*.tar.gz' . | tar -x -C "$copy"
+  ln -s "$copy" "$lintcollections/ansible_collections/mailops/exchange"
+  local paths="$lintcollections:$AWX_COLLECTIONS"
+  (cd "$copy" && ANSIBLE_COLLECTIONS_PATH="$paths" ansible-playbook awx/configure.yml --syntax-check)
+  (cd "$copy" && ANSIBLE_COLLECTIONS_PATH="$paths" ansible-lint --profile production --nocolor)
+}
+
+step_docs() {
+  (cd "$WORK" && ANSIBLE_COLLECTIONS_PATH="$INSTALLED" antsibull-docs lint-collection-docs --plugin-docs \
+     "$INSTALLED/ansible_collections/mailops/exchange")
+}
+
+step_changelog() {
+  antsibull-changelog lint
+  local copy="$WORK/changelog"
+  mkdir -p "$copy"
+  cp -r galaxy.yml changelogs "$copy/"
+  (cd "$copy" && antsibull-changelog generate)
+  if ! diff -u CHANGELOG.rst "$copy/CHANGELOG.rst"; then
+    echo "CHANGELOG.rst is not what changelogs/changelog.yaml generates: run antsibull-changelog generate"
+    return 1
+  fi
+}
+
+step_ee() {
+  local ee="$WORK/ee"
+  mkdir -p "$ee/build"
+  cp execution-environment.yml "$ee/"
+  cp "$TARBALL" "$ee/build/"
+  (cd "$ee" && ansible-builder create -f execution-environment.yml --context "$ee/context" \
+     --output-filename Containerfile)
+  "$PY" hack/check_ee_context.py "$ee/context" "$TARBALL" "$INSTALLED" "$ROOT"
+}
+
+run_step build step_build
+if [ -z "$TARBALL" ]; then TARBALL="$(ls "$DIST"/mailops-exchange-*.tar.gz 2>/dev/null || true)"; fi
+if [ -z "$TARBALL" ]; then
+  case " $STEPS " in *" install "*|*" sanity "*|*" units "*|*" docs "*|*" ee "*)
+    ansible-galaxy collection build --output-path "$DIST" "$ROOT" >/dev/null
+    TARBALL="$(ls "$DIST"/mailops-exchange-*.tar.gz)" ;;
+  esac
+fi
+case " $STEPS " in *" docs "*|*" ee "*)
+  case " $STEPS " in *" install "*) ;; *)
+    mkdir -p "$INSTALLED"
+    ANSIBLE_COLLECTIONS_PATH="$INSTALLED" ansible-galaxy collection install -p "$INSTALLED" "$TARBALL" >/dev/null ;;
+  esac ;;
+esac
+run_step install step_install
+run_step sanity step_sanity
+run_step units step_units
+run_step lint step_lint
+run_step docs step_docs
+run_step changelog step_changelog
+run_step ee step_ee
+
+log "summary"
+printf '%s\n' "${SUMMARY[@]}"
+exit "$FAILED"

@@ -1,0 +1,153 @@
+"""Run the scenarios: the per-cmdlet baseline and site.yml (first and second run) on N servers, measured."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchkit import metrics
+from benchkit.lab import REPO, RunningLab, server_names
+from benchkit.organisation import load_organisation, organisation_to_json, write_inventory
+
+BENCH_ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def run_measured(args: list[str], env: dict, log_path: Path, cwd: Path = REPO) -> tuple[int, float, float]:
+    """Run ``args`` to completion: (exit code, wall seconds, user+system CPU seconds of it and its descendants).
+
+    ``os.wait4`` gives the CPU time of exactly this child (including the forks and workers it reaped), not of the
+    lab, which is another child of this process and is still running.
+    """
+    with open(log_path, "wb") as log:
+        started = time.monotonic()
+        process = subprocess.Popen(args, env=env, cwd=str(cwd), stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+        _pid, status, usage = os.wait4(process.pid, 0)
+        wall = time.monotonic() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, wall, usage.ru_utime + usage.ru_stime
+
+
+def _finish(result: dict, lab: RunningLab, before: dict, lab_cpu_before: float | None) -> dict:
+    result["loadavg_1min_end"] = round(os.getloadavg()[0], 2)  # the machine is shared: context for the wall times
+    delta = metrics.counter_delta(before, lab.counters())
+    faults = lab.faults()
+    result.update(delta["total"])
+    result["per_server"] = delta["servers"]
+    result["latency_scale"] = faults.get("latency_scale")
+    result["latency_model"] = {k: faults.get(k) for k in ("ps_start_latency", "exchange_load_latency", "latency_scale")}
+    result["modelled_latency_s"] = round(max(metrics.modelled_latency(delta["servers"], faults).values(), default=0.0), 3)
+    result["wall_est_unscaled_s"] = metrics.estimate_unscaled_wall(result["wall_s"], delta["servers"], faults)
+    lab_cpu = lab.cpu_seconds()
+    result["lab_cpu_s"] = None if lab_cpu is None or lab_cpu_before is None else round(lab_cpu - lab_cpu_before, 2)
+    result["loads_per_task"] = metrics.per_task(result.get("exchange_loads"), result.get("module_tasks"))
+    result["cpu_per_task_s"] = metrics.per_task(result.get("cpu_s"), result.get("tasks_executed"))
+    return result
+
+
+def baseline_scenario(count: int, work: Path, scale: float | None, version: str, realistic: bool) -> dict:
+    servers = server_names(count)
+    state = work / f"baseline-{count}"
+    shutil.rmtree(state, ignore_errors=True)
+    org = load_organisation([{"name": s, "fqdn": f"{s.lower()}.corp.contoso.com"} for s in servers])
+    with RunningLab(state, servers, version=version, latency_scale=scale, realistic=realistic) as lab:
+        org_file, out = state / "bench-organisation.json", state / "bench-baseline.json"
+        org_file.write_text(json.dumps(organisation_to_json(org)))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH_ROOT), env.get("PYTHONPATH")]))
+        before, lab_cpu = lab.counters(), lab.cpu_seconds()
+        rc, wall, cpu = run_measured([sys.executable, "-m", "benchkit.baseline", "--state", str(state), "--org", str(org_file),
+                                      "--out", str(out)], env, state / "bench-baseline.log")
+        detail = json.loads(out.read_text()) if out.exists() else {"errors": ["no result written"], "log": []}
+        result = {"name": f"baseline-{count}", "kind": "baseline", "run": 1, "servers": count, "forks": count, "rc": rc,
+                  "wall_s": wall, "cpu_s": cpu, "module_tasks": detail.get("run_ps"), "tasks_executed": detail.get("run_ps"),
+                  "changed": detail.get("writes"), "errors": detail.get("errors"), "log": str(state / "bench-baseline.log")}
+        return _finish(result, lab, before, lab_cpu)
+
+
+def summarise_record(path: Path) -> dict:
+    """Module task executions, changed ones and all task executions from the bench_recorder file."""
+    if not path.exists():
+        return {"module_tasks": None, "tasks_executed": None, "changed": None, "failed_tasks": ["no task record written"]}
+    results = json.loads(path.read_text())["results"]
+    return summarise_results(results)
+
+
+def summarise_results(results: list[dict]) -> dict:
+    module = changed = executed = 0
+    failed = []
+    for r in results:
+        if r["status"] == "skipped":
+            continue
+        executed += 1
+        if r["status"] in ("failed", "unreachable"):
+            failed.append(f"{r['host']}: {r['task']}")
+        action = r.get("action") or ""
+        # exchange_validate runs on the controller (DNS, TLS); every other module of the collection talks to Exchange.
+        if action.startswith("mailops.exchange.") and action != "mailops.exchange.exchange_validate":
+            module += r.get("items") or 1
+            changed += 1 if r.get("changed") else 0
+    return {"module_tasks": module, "tasks_executed": executed, "changed": changed, "failed_tasks": failed}
+
+
+def site_scenarios(count: int, work: Path, scale: float | None, version: str, realistic: bool, playbook: str) -> list[dict]:
+    servers = server_names(count)
+    state = work / f"site-{count}"
+    shutil.rmtree(state, ignore_errors=True)
+    results = []
+    with RunningLab(state, servers, version=version, latency_scale=scale, realistic=realistic) as lab:
+        inventory = write_inventory(state / "inventory", servers)
+        env = dict(os.environ)
+        env.update({
+            "MAILOPS_LAB_STATE": str(state), "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "PATH": os.pathsep.join([str(BIN), env.get("PATH", "")]),
+            "ANSIBLE_CALLBACK_PLUGINS": str(BENCH_ROOT / "callback_plugins"),
+            "ANSIBLE_CALLBACKS_ENABLED": "bench_recorder", "ANSIBLE_NOCOLOR": "1",
+        })
+        playbook_bin = BIN / "ansible-playbook"
+        command = [str(playbook_bin) if playbook_bin.exists() else "ansible-playbook", playbook, "-i", str(inventory),
+                   "-f", str(count)]
+        for run in (1, 2):
+            record = state / f"bench-run{run}-tasks.json"
+            env["MAILOPS_BENCH_RECORD"] = str(record)
+            digest_before = lab.state_digest() if run == 2 else None
+            before, lab_cpu = lab.counters(), lab.cpu_seconds()
+            log = state / f"bench-run{run}.log"
+            rc, wall, cpu = run_measured(command, env, log)
+            result = {"name": f"site-{count}-run{run}", "kind": "site", "run": run, "servers": count, "forks": count,
+                      "rc": rc, "wall_s": wall, "cpu_s": cpu, "log": str(log)}
+            result.update(summarise_record(record))
+            _finish(result, lab, before, lab_cpu)
+            if run == 2:
+                result["state_unchanged"] = lab.state_digest() == digest_before
+            results.append(result)
+    return results
+
+
+def attach_ratios(results: list[dict]) -> None:
+    baselines = {r["servers"]: r for r in results if r["kind"] == "baseline" and r.get("rc") == 0}
+    for r in results:
+        base = baselines.get(r["servers"])
+        r["ratios"] = metrics.ratios(r, base) if base and r["kind"] != "baseline" else {}
+
+
+def compare_end_states(work: Path, results: list[dict]) -> dict:
+    """Per server count: do site.yml and the baseline leave the same organisation? (differences listed)."""
+    from benchkit.lab import snapshot
+
+    out = {}
+    counts = sorted({r["servers"] for r in results})
+    for count in counts:
+        site, base = work / f"site-{count}", work / f"baseline-{count}"
+        ran = {r["name"]: r.get("rc") for r in results}
+        if ran.get(f"site-{count}-run1") != 0 or ran.get(f"baseline-{count}") != 0:
+            continue
+        differences = metrics.state_differences(snapshot(site), snapshot(base))
+        out[str(count)] = {"same": not differences, "differences": differences}
+    return out
