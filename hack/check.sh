@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # the step functions are called through run_step
 # `make check`: the collection's quality checks, as reviewers and Galaxy/Automation Hub run them.
 #
 #   build      ansible-galaxy collection build; the tarball keeps requirements.txt, bindep.txt and
@@ -11,6 +12,8 @@
 #   docs       antsibull-docs lint-collection-docs (plugin docs included)
 #   changelog  antsibull-changelog lint; CHANGELOG.rst is what changelogs/changelog.yaml generates
 #   ee         ansible-builder create on execution-environment.yml; the generated context is checked
+#   lab        the installed tarball's playbook mailops.exchange.site against a fresh lab (Exchange 2019, EX01 and
+#              EX02, inventory/lab), twice: the second run must change nothing
 #
 # Every step runs even when an earlier one failed (except those that need the tarball); the summary lists each
 # step, its result and its time, and the exit status is non-zero when any failed.
@@ -30,7 +33,7 @@ cd "$ROOT"
 
 PYTHON="${CHECK_PYTHON:-python3.11}"
 VENV="${CHECK_VENV:-$ROOT/.venv-check}"
-STEPS="${CHECK_STEPS:-build install sanity units lint docs changelog ee}"
+STEPS="${CHECK_STEPS:-build install sanity units lint docs changelog ee lab}"
 SANITY_PYTHON="3.11"
 # The `ansible` package that carries the awx.awx collection used to lint awx/configure.yml (awx.awx 24.6.1).
 AWX_FROM_PACKAGE="ansible==12.3.0"
@@ -44,12 +47,12 @@ log() { printf '\n=== %s\n' "$*"; }
 
 # --- tools --------------------------------------------------------------------------------------------------
 stamp="$VENV/.check-installed"
-want="$(cat requirements.txt requirements-check.txt | sha256sum | cut -d' ' -f1)"
+want="$(cat requirements.txt requirements-dev.txt requirements-check.txt | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   log "preparing $VENV"
   "$PYTHON" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-check.txt
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -r requirements-check.txt
   echo "$want" > "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"
@@ -132,7 +135,8 @@ step_install() {
   local installed="$INSTALLED/ansible_collections/mailops/exchange" kind name out count=0
   for kind in module filter role; do
     case "$kind" in
-      module) names=$(cd "$installed/plugins/modules" && ls -- *.py | sed 's/\.py$//') ;;
+      module) names=$(find "$installed/plugins/modules" -maxdepth 1 -name '*.py' ! -name '__init__.py' \
+                        -printf '%f\n' | sed 's/\.py$//' | sort) ;;
       filter) names=$("$PY" -c 'import sys, yaml, glob, os
 names = set()
 for path in glob.glob(os.path.join(sys.argv[1], "plugins/filter/*.py")):
@@ -145,10 +149,10 @@ for path in glob.glob(os.path.join(sys.argv[1], "plugins/filter/*.py")):
                     if isinstance(sub, ast.Dict):
                         names.update(k.value for k in sub.keys if isinstance(k, ast.Constant))
 print("\n".join(sorted(names)))' "$installed") ;;
-      role) names=$(ls "$installed/roles") ;;
+      role) names=$(find "$installed/roles" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort) ;;
     esac
     # One ansible-doc per kind (it renders several names at once); each must be rendered, nothing warned.
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2046,SC2086
     out=$(cd "$WORK" && ANSIBLE_COLLECTIONS_PATH="$INSTALLED" ANSIBLE_NOCOLOR=1 ansible-doc -t "$kind" \
           $(printf 'mailops.exchange.%s ' $names) 2>&1) || {
       echo "ansible-doc -t $kind failed:"; echo "$out" | tail -40; return 1; }
@@ -220,15 +224,38 @@ step_ee() {
   "$PY" hack/check_ee_context.py "$ee/context" "$TARBALL" "$INSTALLED" "$ROOT"
 }
 
+step_lab() {
+  local state="$WORK/lab" run
+  mkdir -p "$state"
+  PYTHONPATH="$ROOT/tests/lab" "$PY" -m exchange_lab serve --state "$state" --version 2019 --servers EX01,EX02 \
+    --domain corp.contoso.com --base-port 0 >"$state/lab.log" 2>&1 &
+  LAB_PID=$!
+  trap 'kill -TERM "$LAB_PID" 2>/dev/null; wait "$LAB_PID" 2>/dev/null || true' EXIT
+  for _ in $(seq 1 300); do
+    [ -s "$state/endpoints.json" ] && break
+    kill -0 "$LAB_PID" 2>/dev/null || { cat "$state/lab.log"; return 1; }
+    sleep 0.2
+  done
+  [ -s "$state/endpoints.json" ] || { echo "the lab did not start"; cat "$state/lab.log"; return 1; }
+  for run in 1 2; do
+    echo "--- run $run"
+    (cd "$WORK" && MAILOPS_LAB_STATE="$state" ANSIBLE_COLLECTIONS_PATH="$INSTALLED" \
+       ansible-playbook mailops.exchange.site -i "$ROOT/inventory/lab") | tee "$state/run$run.log"
+  done
+  if grep -E '^[A-Za-z0-9]+ +: ok=' "$state/run2.log" | grep -vq 'changed=0'; then
+    echo "the second run changed something"; return 1
+  fi
+}
+
 run_step build step_build
 if [ -z "$TARBALL" ]; then TARBALL="$(ls "$DIST"/mailops-exchange-*.tar.gz 2>/dev/null || true)"; fi
 if [ -z "$TARBALL" ]; then
-  case " $STEPS " in *" install "*|*" sanity "*|*" units "*|*" docs "*|*" ee "*)
+  case " $STEPS " in *" install "*|*" sanity "*|*" units "*|*" docs "*|*" ee "*|*" lab "*)
     ansible-galaxy collection build --output-path "$DIST" "$ROOT" >/dev/null
     TARBALL="$(ls "$DIST"/mailops-exchange-*.tar.gz)" ;;
   esac
 fi
-case " $STEPS " in *" docs "*|*" ee "*)
+case " $STEPS " in *" docs "*|*" ee "*|*" lab "*)
   case " $STEPS " in *" install "*) ;; *)
     mkdir -p "$INSTALLED"
     ANSIBLE_COLLECTIONS_PATH="$INSTALLED" ansible-galaxy collection install -p "$INSTALLED" "$TARBALL" >/dev/null ;;
@@ -241,6 +268,7 @@ run_step lint step_lint
 run_step docs step_docs
 run_step changelog step_changelog
 run_step ee step_ee
+run_step lab step_lab
 
 log "summary"
 printf '%s\n' "${SUMMARY[@]}"

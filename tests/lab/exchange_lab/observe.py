@@ -18,13 +18,25 @@ MASK = "********"
 COUNTER_NAMES = ("http_requests", "shells", "ps_processes", "exchange_loads", "scripts")
 
 
+# PowerShell's single-quote characters: a secret inside a quoted literal appears with each of them doubled.
+_SINGLE_QUOTES = ("'", "\u2018", "\u2019", "\u201a", "\u201b")
+
+
+def _spellings(secret: str) -> set[str]:
+    """The secret as written and as it appears inside a single-quoted PowerShell literal."""
+    quoted = secret
+    for quote in _SINGLE_QUOTES:
+        quoted = quoted.replace(quote, quote * 2)
+    return {secret, quoted}
+
+
 class Observer:
     def __init__(self, state_dir: str | os.PathLike, secrets: list[str] | None = None):
         self.directory = Path(state_dir)
         self.transcript_path = self.directory / "transcript.jsonl"
         self.counters_path = self.directory / "counters.json"
         self._lock = threading.Lock()
-        self._secrets = sorted({s for s in (secrets or []) if s}, key=len, reverse=True)
+        self._secrets = sorted({form for s in (secrets or []) if s for form in _spellings(s)}, key=len, reverse=True)
         self._counters: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTER_NAMES, 0))
         if self.counters_path.exists():
             for server, values in json.loads(self.counters_path.read_text()).get("servers", {}).items():
@@ -32,8 +44,8 @@ class Observer:
 
     def add_secret(self, secret: str) -> None:
         with self._lock:
-            if secret and secret not in self._secrets:
-                self._secrets = sorted([*self._secrets, secret], key=len, reverse=True)
+            if secret:
+                self._secrets = sorted(set(self._secrets) | _spellings(secret), key=len, reverse=True)
 
     def mask(self, text: str) -> tuple[str, bool]:
         masked = False

@@ -158,8 +158,8 @@ def test_method_errors():
 
 
 def test_new_object_of_other_types_is_a_clear_error():
-    session = run("New-Object System.Collections.ArrayList")
-    assert "'New-Object System.Collections.ArrayList'" in session.streams.errors[0].message
+    session = run("New-Object System.Collections.Generic.HashSet")
+    assert "'New-Object System.Collections.Generic.HashSet'" in session.streams.errors[0].message
 
 
 def test_exit_sets_the_code():
@@ -175,3 +175,20 @@ def test_error_positions_point_at_the_failing_command():
     position = session.streams.errors[0].position
     assert (position.line, position.column) == (2, 3)
     assert position.display_lines() == ["At line:2 char:3", "+   Get-Nothing -X 1", "+   ~~~~~~~~~~~~~~~~"]
+
+
+@pytest.mark.parametrize("script, message", [
+    ("$h = @{ a = 1", "Missing closing '}' in statement block or type definition."),
+    ("Write-Output (1", "Missing closing ')' in expression."),
+    ("Get-Thing |", "An empty pipe element is not allowed."),
+    ("$x = 1 +", "You must provide a value expression following the '+' operator."),
+    ("'open", "The string is missing the terminator: '."),
+    ("$s = @'\nabc", "The string is missing the terminator: '@."),
+    ("Write-Output 'a' 'b' )", "Unexpected token ')' in expression or statement."),
+])
+def test_syntax_error_messages(script, message):
+    from exchange_lab.powershell.parser import ParseException
+
+    with pytest.raises(ParseException) as raised:
+        new_session().run(script)
+    assert raised.value.message == message

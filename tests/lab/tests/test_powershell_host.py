@@ -294,3 +294,8 @@ def test_objects_are_formatted_as_lists(lab):
 def test_top_level_output_keeps_its_order_with_write_host(lab):
     script = "foreach ($i in 1, 2) { $i; Write-Host \"h$i\" }"
     assert drain(start_process(lab, "EX01", USER, run_ps_line(script)))[0] == b"1\r\nh1\r\n2\r\nh2\r\n"
+
+
+def test_too_deep_a_script_is_reported_not_crashed(lab):
+    stdout, stderr, code = drain(start_process(lab, "EX01", USER, "powershell -Command " + "1" + " + 1" * 1500))
+    assert code == 1 and "nesting deeper than the lab" in clean(stderr)

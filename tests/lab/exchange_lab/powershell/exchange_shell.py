@@ -288,7 +288,9 @@ class ConnectExchangeServer(Builtin):
         credential = values.get("Credential")
         ctx.write_verbose(f"Connecting to {host}.")
         server, host = open_exchange_connection(ctx, f"http://{host}/powershell?serializationLevel=Full", EXCHANGE_CONFIGURATION, "Kerberos", credential)
-        ctx.session.load_exchange("remote_exchange_script", server, host=host)
+        ctx.write_progress("Importing remote commands", "Getting command information from remote session ...")
+        imported = ctx.session.load_exchange("remote_exchange_script", server, host=host)
+        ctx.write_progress("Importing remote commands", f"Creating implicit remoting module ... {len(imported)} commands received", True)
         ctx.write_verbose(f"Connected to {host}.")
         return []
 

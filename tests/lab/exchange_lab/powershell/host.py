@@ -352,6 +352,11 @@ class PowerShellProcess:
             session.record_error(error)
             session.streams.write_error(error)
             code = 1
+        except RecursionError:
+            from ..errors import UnsupportedConstruct
+
+            session.streams.write_error(UnsupportedConstruct("nesting deeper than the lab's evaluator supports"))
+            code = 1
         finally:
             stdout = "".join(self._script_stdout)
             self._script_stdout = []

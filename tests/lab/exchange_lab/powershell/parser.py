@@ -81,11 +81,16 @@ class ParseException(PSError):
 
 
 # What may follow an unfinished text: closing brackets and quotes, an operand, the end of a here-string.
-_COMPLETIONS = ("}", ")", "]", "'", '"', " x", "\n'@", '\n"@')
+_COMPLETIONS = ("}", ")", "]", " 1", " x", "'", '"', "\n'@", '\n"@')
 
 
 def is_incomplete(text: str, depth: int = 3) -> bool:
     """True when some short continuation makes ``text`` parse: the error is the end of input, not a wrong token."""
+    return completion(text, depth) is not None
+
+
+def completion(text: str, depth: int = 3) -> str | None:
+    """The shortest continuation (closing brackets, quotes, an operand) that makes ``text`` parse, if any."""
     data = text.encode("utf-8")
     parser = _parser()
     tree = parser.parse(data)
@@ -100,8 +105,8 @@ def is_incomplete(text: str, depth: int = 3) -> bool:
             edited.edit(start_byte=len(data), old_end_byte=len(data), new_end_byte=len(data) + len(extra),
                         start_point=end, old_end_point=end, new_end_point=_point_after(end, extra))
             if not parser.parse(data + extra, edited).root_node.has_error:
-                return True
-    return False
+                return suffix
+    return None
 
 
 def _point_after(start: tuple[int, int], data: bytes) -> tuple[int, int]:
@@ -221,6 +226,24 @@ def _syntax_error(source: Source) -> ParseException:
         following = source.data[node.start_byte:].decode("utf-8", "replace").split()
         token = following[0] if following else "<end of script>"
     first = token.split()[0] if token.split() else token
+    ending = completion(source.text) if node.end_byte >= len(source.data.rstrip()) else None
+    if ending is not None:
+        # The text just stops: say what PowerShell says is missing at its end.
+        lines = source.text.rstrip().split("\n")
+        end = Position(len(lines), len(lines[-1]) + 1, lines[-1].rstrip("\r"), 1)
+        opening = ending.lstrip("\n")[:1]
+        if opening in ("'", '"'):
+            terminator = ending.strip()[:2] if ending.strip().endswith("@") else opening
+            return ParseException(f"The string is missing the terminator: {terminator}.", "TerminatorExpectedAtEndOfString", end, source.text)
+        closers = [c for c in ending if c in "})]"]
+        if closers:
+            message, error_id = _MISSING_MESSAGES[closers[0]]
+            return ParseException(message, error_id, end, source.text)
+        stripped = source.text.rstrip()
+        if stripped.endswith("|"):
+            return ParseException("An empty pipe element is not allowed.", "EmptyPipeElement", end, source.text)
+        operator = stripped.split()[-1] if stripped.split() else stripped
+        return ParseException(f"You must provide a value expression following the '{operator}' operator.", "ExpectedValueExpression", end, source.text)
     if first[:1] in ('"', "'") and token.count(first[0]) % 2 == 1:
         return ParseException(f"The string is missing the terminator: {first[0]}.", "TerminatorExpectedAtEndOfString", position, source.text)
     return ParseException(f"Unexpected token '{first}' in expression or statement.", "UnexpectedToken", position, source.text)
