@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 COLLECTION_LINK := .collections/ansible_collections/mailops/exchange
 PYTEST_ARGS ?=
 
-.PHONY: test unit lab-tests integration demo venv system-deps clean
+.PHONY: test unit lab-tests integration demo bench venv system-deps clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,9 @@ clean:
 
 demo: venv system-deps
 	./hack/demo.sh
+
+# The performance benchmark (issue 6): site.yml on 1, 5 and 20 servers against the per-cmdlet baseline, under the
+# lab's latency model; BENCH_ARGS="--readme README.md" refreshes the README's performance section.
+BENCH_ARGS ?=
+bench: venv system-deps
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) tests/bench/run.py $(BENCH_ARGS)

@@ -13,13 +13,15 @@
 #   changelog  antsibull-changelog lint; CHANGELOG.rst is what changelogs/changelog.yaml generates
 #   ee         ansible-builder create on execution-environment.yml; the generated context is checked
 #   lab        the installed tarball's playbook mailops.exchange.site against a fresh lab (Exchange 2019, EX01 and
-#              EX02, inventory/lab), twice: the second run must change nothing
+#              EX02, inventory/lab), twice: the second run must change nothing; then a module reaches the lab
+#              with nothing but the environment the AWX credential type injects (hack/awx_credential_run.py)
 #
 # Every step runs even when an earlier one failed (except those that need the tarball); the summary lists each
 # step, its result and its time, and the exit status is non-zero when any failed.
 #
 # Environment: CHECK_STEPS (default: all, in the order above), CHECK_VENV (default .venv-check),
-# SANITY_TESTS (e.g. "pylint validate-modules": only these sanity tests), CHECK_PYTHON (default python3.11),
+# SANITY_TESTS (e.g. "pylint validate-modules": only these sanity tests), CHECK_PYTHON (default python3.11, else
+# python3),
 # CHECK_KEEP=1 keeps the temporary directory.
 #
 # Network: only the package index is reachable. ansible-test downloads its pip bootstrap script from elsewhere;
@@ -31,10 +33,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 
-PYTHON="${CHECK_PYTHON:-python3.11}"
+PYTHON="${CHECK_PYTHON:-$(command -v python3.11 || command -v python3)}"
 VENV="${CHECK_VENV:-$ROOT/.venv-check}"
 STEPS="${CHECK_STEPS:-build install sanity units lint docs changelog ee lab}"
-SANITY_PYTHON="3.11"
 # The `ansible` package that carries the awx.awx collection used to lint awx/configure.yml (awx.awx 24.6.1).
 AWX_FROM_PACKAGE="ansible==12.3.0"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/mailops-exchange-check"
@@ -57,6 +58,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 export PATH="$VENV/bin:$PATH"
 PY="$VENV/bin/python"
+# ansible-test runs on the venv's Python (3.11 here, as in CI).
+SANITY_PYTHON="$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 
 # ansible-test's pip bootstrap, offline (only when no real get-pip script is cached).
 pip_version="$("$PY" -c 'import types
@@ -245,6 +248,8 @@ step_lab() {
   if grep -E '^[A-Za-z0-9]+ +: ok=' "$state/run2.log" | grep -vq 'changed=0'; then
     echo "the second run changed something"; return 1
   fi
+  echo "--- a module with only the AWX credential's environment"
+  ANSIBLE_COLLECTIONS_PATH="$INSTALLED" "$PY" hack/awx_credential_run.py "$state/endpoints.json" EX01 "$WORK"
 }
 
 run_step build step_build

@@ -149,7 +149,7 @@ def parse_subject(text):
             raise ValueError("empty component in the subject name %r" % text)
         if "=" not in raw:
             raise ValueError("component %r of the subject name has no '='" % raw)
-        key, _, value = raw.partition("=")
+        key, dummy, value = raw.partition("=")
         key, value = key.strip(), value.strip()
         upper = key.upper()
         if upper.startswith("OID.") and re.match(r"^\d+(\.\d+)+$", key[4:]):
@@ -171,7 +171,7 @@ def parse_subject(text):
         if key == "C" and not re.match(r"^[A-Za-z]{2}$", value):
             raise ValueError("the country (C=) must be a two-letter code, got %r" % value)
         components.append((key, value))
-    if not any(key == "CN" for key, _ in components):
+    if not any(component[0] == "CN" for component in components):
         raise ValueError("the subject name %r has no common name (CN=)" % text)
     return components
 

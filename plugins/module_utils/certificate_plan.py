@@ -37,7 +37,10 @@ $srv = Get-ExchangeServer -Identity $server
 $certs = @(Get-ExchangeCertificate -Server $server | ForEach-Object {
     $request = ''
     if ([string]$_.Status -eq 'PendingRequest') {
-        try { $request = [System.Convert]::ToBase64String((Export-ExchangeCertificate -Server $server -Thumbprint ([string]$_.Thumbprint) -BinaryEncoded).FileData) } catch { $request = '' }
+        try {
+            $export = Export-ExchangeCertificate -Server $server -Thumbprint ([string]$_.Thumbprint) -BinaryEncoded
+            $request = [System.Convert]::ToBase64String($export.FileData)
+        } catch { $request = '' }
     }
     [ordered]@{
         thumbprint = [string]$_.Thumbprint

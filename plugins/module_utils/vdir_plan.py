@@ -85,7 +85,8 @@ OUTLOOK_ANYWHERE_FIELDS = [
     ("internal_client_authentication_method", "InternalClientAuthenticationMethod", "auth"),
     ("external_client_authentication_method", "ExternalClientAuthenticationMethod", "auth"),
 ]
-OUTLOOK_ANYWHERE_KEYS = [key for key, _, _ in OUTLOOK_ANYWHERE_FIELDS]
+OUTLOOK_ANYWHERE_KEYS = [field[0] for field in OUTLOOK_ANYWHERE_FIELDS]
+OUTLOOK_ANYWHERE_PARAMETERS = dict((field[0], field[1]) for field in OUTLOOK_ANYWHERE_FIELDS)
 # The client authentication methods Outlook Anywhere accepts (Exchange's AuthenticationMethod spelling).
 AUTH_METHODS = ("Basic", "Ntlm", "Negotiate")
 
@@ -231,7 +232,7 @@ def validate_outlook_anywhere(options):
         return desired
     if not isinstance(options, dict):
         raise VdirError("outlook_anywhere must be a dictionary, got %r" % (options,))
-    kinds = dict((key, kind) for key, _, kind in OUTLOOK_ANYWHERE_FIELDS)
+    kinds = dict((field[0], field[2]) for field in OUTLOOK_ANYWHERE_FIELDS)
     for key, value in options.items():
         where = "outlook_anywhere.%s" % key
         if key not in kinds:
@@ -516,8 +517,8 @@ def plan(state, desired_urls, desired_oa, desired_uri):
         # Exchange wants the SSL requirement with the host name it belongs to.
         for host_key, ssl_key in (("internal_hostname", "internal_clients_require_ssl"),
                                   ("external_hostname", "external_clients_require_ssl")):
-            host_parameter = dict((k, p) for k, p, _ in OUTLOOK_ANYWHERE_FIELDS)[host_key]
-            ssl_parameter = dict((k, p) for k, p, _ in OUTLOOK_ANYWHERE_FIELDS)[ssl_key]
+            host_parameter = OUTLOOK_ANYWHERE_PARAMETERS[host_key]
+            ssl_parameter = OUTLOOK_ANYWHERE_PARAMETERS[ssl_key]
             if params.get(host_parameter) is not None and ssl_parameter not in params:
                 ssl_value = desired_oa.get(ssl_key, oa[ssl_key])
                 if ssl_value is None:
@@ -527,7 +528,7 @@ def plan(state, desired_urls, desired_oa, desired_uri):
         result.before["outlook_anywhere"] = before
         result.after["outlook_anywhere"] = after
         if params:
-            order = [parameter for _, parameter, _ in OUTLOOK_ANYWHERE_FIELDS]
+            order = [field[1] for field in OUTLOOK_ANYWHERE_FIELDS]
             line = [("Identity", oa["identity"])] + sorted(params.items(), key=lambda kv: order.index(kv[0]))
             result.commands.append(ps_command("Set-OutlookAnywhere", dict(line)))
 
@@ -556,8 +557,15 @@ def plan(state, desired_urls, desired_oa, desired_uri):
 # ------------------------------------------------------------------------------------------------------------
 # The read script: one round, everything the plan needs (and exchange_info's per-server view).
 
+# What is kept of each virtual directory (a constant of this module: no value is put into it).
+_VDIR_FIELDS = (
+    "ForEach-Object { [ordered]@{ name = [string]$_.Name; identity = [string]$_.Identity; "
+    "internal_url = [string]$_.InternalUrl; external_url = [string]$_.ExternalUrl } }"
+)
+
 # The per-server read: for the server named by ``$server`` it leaves ``$serverState`` (the shape
 # :func:`current_state` takes). No value is put into this text; the server name is a variable.
+
 SERVER_BLOCK = (
     "$srv = Get-ExchangeServer -Identity $server\n"
     "$version = [string]$srv.AdminDisplayVersion\n"
@@ -565,23 +573,16 @@ SERVER_BLOCK = (
     "else { $cas = @(Get-ClientAccessService -Identity $server) }\n"
     # MAPI over HTTP came with Exchange 2013 SP1: a server without the cmdlet has no mapi virtual directory.
     "$mapi = @()\n"
-    "try { $mapi = @(Get-MapiVirtualDirectory -Server $server -ADPropertiesOnly | "
-    "ForEach-Object { [ordered]@{ name = [string]$_.Name; identity = [string]$_.Identity; internal_url = [string]$_.InternalUrl; external_url = [string]$_.ExternalUrl } }) } "
+    "try { $mapi = @(Get-MapiVirtualDirectory -Server $server -ADPropertiesOnly | " + _VDIR_FIELDS + ") } "
     "catch [System.Management.Automation.CommandNotFoundException] { $mapi = @() }\n"
     "$vdirs = [ordered]@{\n"
-    "    owa = @(Get-OwaVirtualDirectory -Server $server -ADPropertiesOnly | "
-    "ForEach-Object { [ordered]@{ name = [string]$_.Name; identity = [string]$_.Identity; internal_url = [string]$_.InternalUrl; external_url = [string]$_.ExternalUrl } })\n"
-    "    ecp = @(Get-EcpVirtualDirectory -Server $server -ADPropertiesOnly | "
-    "ForEach-Object { [ordered]@{ name = [string]$_.Name; identity = [string]$_.Identity; internal_url = [string]$_.InternalUrl; external_url = [string]$_.ExternalUrl } })\n"
-    "    ews = @(Get-WebServicesVirtualDirectory -Server $server -ADPropertiesOnly | "
-    "ForEach-Object { [ordered]@{ name = [string]$_.Name; identity = [string]$_.Identity; internal_url = [string]$_.InternalUrl; external_url = [string]$_.ExternalUrl } })\n"
-    "    eas = @(Get-ActiveSyncVirtualDirectory -Server $server -ADPropertiesOnly | "
-    "ForEach-Object { [ordered]@{ name = [string]$_.Name; identity = [string]$_.Identity; internal_url = [string]$_.InternalUrl; external_url = [string]$_.ExternalUrl } })\n"
-    "    oab = @(Get-OabVirtualDirectory -Server $server -ADPropertiesOnly | "
-    "ForEach-Object { [ordered]@{ name = [string]$_.Name; identity = [string]$_.Identity; internal_url = [string]$_.InternalUrl; external_url = [string]$_.ExternalUrl } })\n"
+    "    owa = @(Get-OwaVirtualDirectory -Server $server -ADPropertiesOnly | " + _VDIR_FIELDS + ")\n"
+    "    ecp = @(Get-EcpVirtualDirectory -Server $server -ADPropertiesOnly | " + _VDIR_FIELDS + ")\n"
+    "    ews = @(Get-WebServicesVirtualDirectory -Server $server -ADPropertiesOnly | " + _VDIR_FIELDS + ")\n"
+    "    eas = @(Get-ActiveSyncVirtualDirectory -Server $server -ADPropertiesOnly | " + _VDIR_FIELDS + ")\n"
+    "    oab = @(Get-OabVirtualDirectory -Server $server -ADPropertiesOnly | " + _VDIR_FIELDS + ")\n"
     "    mapi = $mapi\n"
-    "    powershell = @(Get-PowerShellVirtualDirectory -Server $server -ADPropertiesOnly | "
-    "ForEach-Object { [ordered]@{ name = [string]$_.Name; identity = [string]$_.Identity; internal_url = [string]$_.InternalUrl; external_url = [string]$_.ExternalUrl } })\n"
+    "    powershell = @(Get-PowerShellVirtualDirectory -Server $server -ADPropertiesOnly | " + _VDIR_FIELDS + ")\n"
     "}\n"
     "$oa = @(Get-OutlookAnywhere -Server $server -ADPropertiesOnly | ForEach-Object { [ordered]@{ "
     "name = [string]$_.Name; identity = [string]$_.Identity; "

@@ -396,9 +396,11 @@ def run(module):
             raise cp.CertificatePlanError(
                 "pending request %s on server %s matches, but its request could not be exported "
                 "(Export-ExchangeCertificate); remove it (state=absent) to make a new one" % (plan.target.thumbprint, server))
-        facts = plan.target.facts() if plan.target is not None else {"thumbprint": None, "subject": wanted["subject"],
-                                                                      "sans": wanted["domains"], "pending": True,
-                                                                      "status": cp.PENDING, "services": []}
+        if plan.target is not None:
+            facts = plan.target.facts()
+        else:
+            facts = {"thumbprint": None, "subject": wanted["subject"], "sans": wanted["domains"], "pending": True,
+                     "status": cp.PENDING, "services": []}
         if plan.commands:
             result = _write_round(module, plan, cp.REQUEST_AND_READ_SCRIPT, command=plan.commands[0], server=server)
             if result is not None:

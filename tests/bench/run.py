@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """``make bench``: site.yml (first and second run) and the per-cmdlet baseline on 1, 5 and 20 lab servers.
 
-    python tests/bench/run.py [--servers 1,5,20] [--scale 0.05] [--json FILE] [--readme FILE]
+    python tests/bench/run.py [--servers 1,5,20] [--scale 0.25] [--json FILE] [--readme FILE]
 
 Every scenario gets a fresh lab (``python -m exchange_lab serve`` with the realistic latency model - 0.5 s per
 PowerShell start, 4 s per Exchange-shell load - times ``--scale``), and is measured by the lab's counters (Exchange-
@@ -41,7 +41,7 @@ def _counts(value: str) -> list[int]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tests/bench/run.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", type=_counts, default=[1, 5, 20], help="server counts (forks = servers), default 1,5,20")
-    parser.add_argument("--scale", type=float, default=0.05, help="latency_scale of the realistic model (default 0.05)")
+    parser.add_argument("--scale", type=float, default=0.25, help="latency_scale of the realistic model (default 0.25)")
     parser.add_argument("--no-latency", action="store_true", help="no injected latency (the lab's own costs only)")
     parser.add_argument("--version", default="2019", choices=["2013", "2016", "2019"])
     parser.add_argument("--only", choices=["site", "baseline"], help="run only one kind of scenario")
@@ -49,11 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--work", type=Path, default=REPO / ".lab" / "bench", help="state directories (default .lab/bench)")
     parser.add_argument("--json", type=Path, help="result file (default WORK/results.json)")
     parser.add_argument("--readme", type=Path, help="rewrite the performance section of this README with the results")
+    parser.add_argument("--from-json", type=Path, help="do not run anything: print (and --readme) the report of a results file")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.from_json:
+        text = report.render(json.loads(args.from_json.read_text()))
+        print(text)
+        if args.readme:
+            args.readme.write_text(report.replace_section(args.readme.read_text(), text))
+        return 0
     args.work.mkdir(parents=True, exist_ok=True)
     scale = None if args.no_latency else args.scale
     results: list[dict] = []

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Print the lab's organisation (``python -m exchange_lab show-state``) as JSON, ready for verify.yml's assertions.
 
 What the lab stores raw is decoded here, independently of the collection's own code:
