@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 COLLECTION_LINK := .collections/ansible_collections/mailops/exchange
 PYTEST_ARGS ?=
 
-.PHONY: test unit lab-tests integration demo bench venv system-deps clean
+.PHONY: test unit lab-tests integration demo bench molecule venv system-deps clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ system-deps:
 
 test: venv system-deps
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -n 2 $(PYTEST_ARGS)
+	./hack/molecule.sh
+
+# The molecule scenarios alone (Exchange 2019, 2016 with two servers, 2013): create, converge, idempotence, verify.
+molecule: venv system-deps
+	./hack/molecule.sh
 
 unit: venv
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
