@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 COLLECTION_LINK := .collections/ansible_collections/mailops/exchange
 PYTEST_ARGS ?=
 
-.PHONY: test unit lab-tests integration demo bench molecule venv system-deps clean
+.PHONY: test unit lab-tests integration demo bench molecule check venv system-deps clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,3 +47,9 @@ demo: venv system-deps
 BENCH_ARGS ?=
 bench: venv system-deps
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) tests/bench/run.py $(BENCH_ARGS)
+
+# Collection quality (issue 5): ansible-test sanity and units on the built tarball, ansible-lint (production),
+# galaxy build + install + ansible-doc, antsibull docs and changelog lint, ansible-builder context, and the
+# installed tarball's site playbook against a lab. Uses its own venv (.venv-check).
+check: system-deps
+	./hack/check.sh

@@ -11,7 +11,7 @@ name: address_space
 short_description: An Exchange send connector address space in its canonical form
 version_added: 0.1.0
 author:
-  - mailops.exchange contributors
+  - mailops.exchange contributors (!UNKNOWN)
 description:
   - Exchange reads an address space back as C(SMTP:*;1) where it was set as C(*). This filter gives both the same
     canonical form (C(SMTP:<domain>;<cost>)), so playbooks compare what they asked for with what Exchange reports.

@@ -11,7 +11,7 @@ name: url_plan
 short_description: Turn an Exchange client-access namespace into every URL, certificate name and DNS record
 version_added: 0.1.0
 author:
-  - mailops.exchange contributors
+  - mailops.exchange contributors (!UNKNOWN)
 description:
   - Pure computation of the documented procedure "Configure mail flow and client access" (Exchange 2013, 2016,
     2019), steps 4 to 6 - no connection to anything.

@@ -11,7 +11,7 @@ name: url_plan_step
 short_description: The external (step 4) or internal (step 5) part of a URL plan
 version_added: 0.1.0
 author:
-  - mailops.exchange contributors
+  - mailops.exchange contributors (!UNKNOWN)
 description:
   - Takes the result of P(mailops.exchange.url_plan#filter) and keeps what one step of the procedure configures -
     the external URLs and Outlook Anywhere external host name (step 4), or the internal URLs, Outlook Anywhere

@@ -79,7 +79,7 @@ def address_template(value, primary=True):
     else:
         prefix, rest = ("SMTP" if primary else "smtp"), value
     if "@" in rest:
-        local, _, domain = rest.rpartition("@")
+        local, _unused, domain = rest.rpartition("@")
         rest = local + "@" + domain.lower()
     return prefix + ":" + rest
 

@@ -83,11 +83,24 @@ class ExchangeModule(object):
         try:
             self.session.execute(commands)
         except ExchangeCommandError as exc:
+            # The batch stops at the first failure: say which commands ran, which failed, which did not run.
             extra = {}
-            if exc.command:
+            msg = str(exc)
+            if exc.command and exc.command in commands:
+                index = commands.index(exc.command)
+                extra.update(failed_command=exc.command, applied_commands=commands[:index],
+                             skipped_commands=commands[index + 1:])
+                if index:
+                    msg += " (%d earlier command(s) of this task were applied, see applied_commands; " \
+                           "run the task again once the cause is fixed)" % index
+            elif exc.command:
                 extra["failed_command"] = exc.command
-            self.fail(str(exc), **extra)
-        except (ExchangeError, ValueError) as exc:
+            self.fail(msg, **extra)
+        except ExchangeError as exc:
+            # The connection or the output failed after the commands were sent: they may or may not have run.
+            self.fail("%s. The write commands may or may not have been applied (see unconfirmed_commands); "
+                      "run the task again to converge" % str(exc).rstrip("."), unconfirmed_commands=list(commands))
+        except ValueError as exc:
             self.fail(str(exc))
 
     def exit(self, changed, before=None, after=None, **result):

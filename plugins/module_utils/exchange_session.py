@@ -412,8 +412,13 @@ class ExchangeSession(object):
         payload = base64.b64encode(script.encode("utf-8")).decode("ascii")
         line = ps_script(_STDIN_LINE, payload=payload) + u"\r\n\r\n"
         self.scripts_run += 1
+        # A read script (and the shell load) may be sent again after a dropped connection: running it twice
+        # changes nothing and its markers carry its own token. Write commands are re-sent only when the
+        # request provably never left the controller (the connection could not be opened).
+        resend = "commands" not in values
         self._call("sending %s" % what, lambda: self._protocol.send_command_input(
-            self._shell_id, self._command_id, line.encode("utf-8"), end=False))
+            self._shell_id, self._command_id, line.encode("utf-8"), end=False),
+            retries=2, unsent_only=not resend)
         try:
             status, body, stderr = self._read_until(token, what)
         except ExchangeConnectionError as exc:
@@ -457,6 +462,8 @@ class ExchangeSession(object):
         stderr = b""
         deadline = time.monotonic() + self.script_timeout
         begin = (token + ":BEGIN").encode("ascii")
+        probe = (token + ":PROBE").encode("ascii")
+        probe_sent = False
         ends = {(token + ":OK").encode("ascii"): "OK", (token + ":ERR").encode("ascii"): "ERR"}
         while True:
             if time.monotonic() > deadline:
@@ -467,13 +474,26 @@ class ExchangeSession(object):
                                                   .get_command_output_raw(self._shell_id, self._command_id),
                                                   retries=2, timeouts_ok=True)
             except WinRMOperationTimeoutError:
-                continue  # nothing new within the operation timeout: ask again
+                # Nothing new within the operation timeout. If the script printed something that is not the
+                # envelope, it may have ended without its markers: queue a probe line (it runs only after the
+                # script ends; if its echo arrives before the end marker, the end marker will never come).
+                if not probe_sent and stdout.strip() and begin not in stdout:
+                    probe_sent = True
+                    probe_line = ps_script(u"Write-Output {probe}", probe=probe.decode("ascii")) + u"\r\n\r\n"
+                    self._call("sending a probe after %s" % what, lambda: self._protocol.send_command_input(
+                        self._shell_id, self._command_id, probe_line.encode("utf-8"), end=False))
+                continue
             stdout += out
             stderr += err
             lines = stdout.replace(b"\r\n", b"\n").split(b"\n")
             # Only complete lines count (the last element may be a partial line).
             complete = lines[:-1]
             for index, raw in enumerate(complete):
+                if raw.strip() == probe:
+                    text = b"\n".join(complete[:index]).decode("utf-8", "replace").strip()
+                    raise ExchangeOutputError(
+                        "PowerShell on %s ended %s without the collection's end marker (its output is not what the "
+                        "collection sent for): %s" % (self.endpoint, what, self._redact(text[-300:]) or "(nothing)"))
                 status = ends.get(raw.strip())
                 if status is None:
                     continue
@@ -491,11 +511,13 @@ class ExchangeSession(object):
                 raise ExchangeConnectionError("PowerShell on %s exited (code %s) while %s%s"
                                               % (self.endpoint, code, what, (": " + detail) if detail else ""))
 
-    def _call(self, step, func, retries=0, timeouts_ok=False):
+    def _call(self, step, func, retries=0, timeouts_ok=False, unsent_only=False):
         """Run one WinRM operation, turning transport failures into ExchangeConnectionError.
 
         Connection drops are retried ``retries`` times (only for idempotent steps: opening a shell,
-        receiving output); authentication and TLS failures never are.
+        receiving output, sending a read script); with ``unsent_only`` only failures that prove the request
+        never reached the server (the connection could not be opened) are retried. Authentication and TLS
+        failures never are.
         """
         attempt = 0
         while True:
@@ -507,15 +529,15 @@ class ExchangeSession(object):
                 raise ExchangeConnectionError("WinRM operation timed out on %s while %s (exchange_operation_timeout=%d)"
                                               % (self.endpoint, step, self.operation_timeout))
             except InvalidCredentialsError as exc:
-                raise ExchangeConnectionError("authentication failed for user %s on %s (%s transport): %s"
-                                              % (self.username or "(none)", self.endpoint, self.transport, exc))
+                raise ExchangeConnectionError("authentication failed for user %s on %s (%s transport) while %s: %s"
+                                              % (self.username or "(none)", self.endpoint, self.transport, step, exc))
             except requests_exceptions.SSLError as exc:
                 raise ExchangeConnectionError(
                     "TLS certificate validation failed for %s while %s: %s. Set exchange_ca_trust_path to the PEM "
                     "bundle of the CA that issued the WinRM certificate (exchange_cert_validation=ignore turns "
                     "validation off, for labs only)" % (self.endpoint, step, _root_cause(exc)))
             except (requests_exceptions.ConnectionError, requests_exceptions.Timeout) as exc:
-                if attempt < retries:
+                if attempt < retries and (not unsent_only or _never_sent(exc)):
                     attempt += 1
                     time.sleep(min(2.0, 0.5 * attempt))
                     continue
@@ -538,6 +560,18 @@ class ExchangeSession(object):
             except (StopIteration, AssertionError, ET.ParseError) as exc:
                 raise ExchangeConnectionError("malformed WinRM answer from %s while %s: %s"
                                               % (self.endpoint, step, exc.__class__.__name__))
+
+
+def _never_sent(exc):
+    """True when a requests exception proves the request never left (no connection could be opened)."""
+    if isinstance(exc, requests_exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    try:
+        from urllib3.exceptions import NewConnectionError
+    except ImportError:  # pragma: no cover - urllib3 comes with requests
+        return False
+    return isinstance(reason, NewConnectionError) or isinstance(exc.args[0] if exc.args else None, NewConnectionError)
 
 
 def _root_cause(exc):

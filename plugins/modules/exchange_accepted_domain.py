@@ -17,7 +17,7 @@ description:
     C(Remove-AcceptedDomain)) and makes it the organisation's default domain.
   - Reads all accepted domains once, compares on the controller and runs at most one batch of commands.
 author:
-  - mailops.exchange developers
+  - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:
   - mailops.exchange.connection
 options:

@@ -31,7 +31,7 @@ description:
     (C(RawData)) on the controller, not from the properties Exchange's remote PowerShell returns, which can be
     incomplete. C(Services) is read as Exchange prints it; an empty value is treated as unknown (see notes).
 author:
-  - mailops.exchange developers
+  - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:
   - mailops.exchange.connection
 options:

@@ -20,7 +20,7 @@ description:
     one round and refuses a template for any other domain before it writes anything, with a message naming the
     domain.
 author:
-  - mailops.exchange developers
+  - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:
   - mailops.exchange.connection
 options:
@@ -159,7 +159,7 @@ def validate_template(template, primary):
     value = canonical.address_template(template, primary=primary)
     if value is None:
         raise ValueError("an email address template must not be empty")
-    prefix, _, rest = value.partition(":")
+    prefix, _unused, rest = value.partition(":")
     if prefix.upper() != "SMTP":
         raise ValueError("%r is not an SMTP address template" % template)
     if primary and prefix != "SMTP":
@@ -170,7 +170,7 @@ def validate_template(template, primary):
     if "@" not in rest:
         raise ValueError("email address template %r has no @domain (for example @contoso.com or %%g.%%s@contoso.com)"
                          % template)
-    local, _, domain = rest.rpartition("@")
+    local, _unused, domain = rest.rpartition("@")
     if not _LOCAL_RE.match(local):
         raise ValueError("the part before @ of template %r may only hold address characters and Exchange's "
                          "variables (%%g %%s %%i %%d %%m %%1g %%rxy)" % template)

@@ -22,7 +22,7 @@ description:
   - Certificate facts (thumbprint, subject, issuer, names, expiry, the connector TLS name) are computed on the
     controller from the certificate bytes.
 author:
-  - mailops.exchange developers
+  - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:
   - mailops.exchange.connection
 options:

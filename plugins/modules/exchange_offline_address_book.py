@@ -22,7 +22,7 @@ description:
   - One read (every offline address book and every OAB virtual directory of the organisation), a comparison on
     the controller and at most one C(Set-OfflineAddressBook) per offline address book.
 author:
-  - mailops.exchange developers
+  - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:
   - mailops.exchange.connection
 options:

@@ -21,7 +21,7 @@ description:
   - Reads the connectors, the servers and (when needed) the server's certificates once, compares on the controller
     and runs at most one batch of commands.
 author:
-  - mailops.exchange developers
+  - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:
   - mailops.exchange.connection
 options:
@@ -393,7 +393,7 @@ def normalise(record):
 
 
 def read_script(params):
-    server, _ = target(params)
+    server, _unused = target(params)
     wants_certificate = params.get("state") != "absent" and params.get("tls_certificate_thumbprint") is not None
     return ps_script(READ_TEMPLATE, read_certificates=bool(wants_certificate and server), server=server or "")
 

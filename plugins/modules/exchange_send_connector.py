@@ -18,7 +18,7 @@ description:
   - Reads the send connectors and the Exchange servers once, compares on the controller (address spaces in their
     canonical form, so C(*) equals Exchange's C(SMTP:*;1)) and runs at most one batch of commands.
 author:
-  - mailops.exchange developers
+  - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:
   - mailops.exchange.connection
 options:

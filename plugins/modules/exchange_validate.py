@@ -17,7 +17,7 @@ description:
     2016, 2019), checked from the controller instead of by hand with C(nslookup) and a browser.
   - B(DNS) - with dnspython against the given resolvers, the public view and the private view separately
     (split-brain DNS) - every expected record, by default the public and private tables of the URL plan
-    (M(mailops.exchange.url_plan) filter) - MX of every accepted domain, A of the mail FQDN, CNAMEs of Outlook
+    (P(mailops.exchange.url_plan#filter) filter) - MX of every accepted domain, A of the mail FQDN, CNAMEs of Outlook
     on the web and Autodiscover; privately, CNAMEs of the namespace to the server FQDN.
   - B(HTTPS) - Outlook on the web (O(owa_url)) presents a certificate that validates for its host name against
     O(ca_bundle) (Microsoft's "verify that there are no certificate warnings").
@@ -33,14 +33,14 @@ description:
   - It reads only. It opens no WinRM connection and takes no Exchange connection options; run it on the
     controller (C(delegate_to) set to C(localhost)).
 author:
-  - mailops.exchange developers
+  - mailops.exchange developers (!UNKNOWN)
 requirements:
   - dnspython >= 2.0 (for the DNS checks)
   - cryptography (to read the certificates the endpoints present)
 options:
   plan:
     description:
-      - The URL plan, as the M(mailops.exchange.url_plan) filter returns it. It supplies the defaults of
+      - The URL plan, as the P(mailops.exchange.url_plan#filter) filter returns it. It supplies the defaults of
         O(dns_records), O(certificate_names), O(owa_url) and O(client_frontend_fqdn).
     type: dict
   dns_records:
@@ -290,9 +290,9 @@ except ImportError as exc:  # pragma: no cover - depends on the controller
     DNSPYTHON_ERROR = exc
 
 try:
-    import cryptography  # noqa: F401
+    from cryptography import x509 as _x509_probe  # the certificate checks need cryptography
 
-    HAS_CRYPTOGRAPHY = True
+    HAS_CRYPTOGRAPHY = _x509_probe is not None
     CRYPTOGRAPHY_ERROR = None
 except ImportError as exc:  # pragma: no cover - depends on the controller
     HAS_CRYPTOGRAPHY = False

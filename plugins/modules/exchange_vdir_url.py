@@ -32,7 +32,7 @@ description:
     Autodiscover virtual directory)), so there is no option for it; Outlook finds Autodiscover inside the
     organisation through the server's Autodiscover service internal URI, O(autodiscover_internal_uri).
 author:
-  - mailops.exchange developers
+  - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:
   - mailops.exchange.connection
 options:

@@ -115,7 +115,7 @@ def test_normalised_subject_matches_the_certificate_windows_prints(ca):
     # .NET encodes the written components in reverse: the DER sequence is CN, O, C.
     encoded = name_of((NameOID.COMMON_NAME, "mail.contoso.com"), (NameOID.ORGANIZATION_NAME, "Contoso"),
                       (NameOID.COUNTRY_NAME, "US"))
-    cert, _ = issue(ca, encoded)
+    cert, _unused = issue(ca, encoded)
     assert ci.windows_name(cert.subject) == ci.normalise_subject(written)
 
 
@@ -132,14 +132,14 @@ def test_valid_domain_name(value, ok):
 
 
 def test_thumbprint_is_upper_sha1_of_der(ca):
-    cert, _ = issue(ca, MAIL_SUBJECT)
+    cert, _unused = issue(ca, MAIL_SUBJECT)
     der = cert.public_bytes(serialization.Encoding.DER)
     assert ci.thumbprint(cert) == hashlib.sha1(der).hexdigest().upper()
     assert len(ci.thumbprint(cert)) == 40
 
 
 def test_describe(ca):
-    cert, _ = issue(ca, MAIL_SUBJECT, ["mail.contoso.com", "autodiscover.contoso.com", "owa.contoso.com"], days=30)
+    cert, _unused = issue(ca, MAIL_SUBJECT, ["mail.contoso.com", "autodiscover.contoso.com", "owa.contoso.com"], days=30)
     facts = ci.describe(cert, now=NOW)
     assert facts["subject"] == "CN=mail.contoso.com, O=Contoso, C=US"
     assert facts["issuer"] == "CN=Contoso Issuing CA, DC=contoso, DC=com"
@@ -158,14 +158,14 @@ def test_describe(ca):
 
 
 def test_certificate_domains_fall_back_to_cn(ca):
-    cert, _ = issue(ca, MAIL_SUBJECT)
+    cert, _unused = issue(ca, MAIL_SUBJECT)
     assert ci.dns_names(cert) == []
     assert ci.certificate_domains(cert) == ["mail.contoso.com"]
 
 
 def test_tls_name_is_stable_across_renewal(ca):
     first, key = issue(ca, MAIL_SUBJECT, ["mail.contoso.com"])
-    renewed, _ = issue(ca, MAIL_SUBJECT, ["mail.contoso.com", "owa.contoso.com"], start=NOW + dt.timedelta(days=300))
+    renewed, _unused = issue(ca, MAIL_SUBJECT, ["mail.contoso.com", "owa.contoso.com"], start=NOW + dt.timedelta(days=300))
     assert ci.thumbprint(first) != ci.thumbprint(renewed)
     assert ci.tls_certificate_name(first) == ci.tls_certificate_name(renewed)
 
@@ -186,10 +186,10 @@ def test_self_signed_and_ecdsa_facts():
 
 
 def test_check_validity_not_yet_valid(ca):
-    cert, _ = issue(ca, MAIL_SUBJECT, start=NOW + dt.timedelta(days=2))
+    cert, _unused = issue(ca, MAIL_SUBJECT, start=NOW + dt.timedelta(days=2))
     with pytest.raises(ci.CertificateError, match="not valid before"):
         ci.check_validity(cert, now=NOW)
-    ok, _ = issue(ca, MAIL_SUBJECT)
+    ok, _unused = issue(ca, MAIL_SUBJECT)
     ci.check_validity(ok, now=NOW)
 
 
@@ -210,7 +210,7 @@ def test_normalise_thumbprint_refuses(bad):
 
 
 def test_load_certificates_pem_der_base64_and_bom(ca):
-    cert, _ = issue(ca, MAIL_SUBJECT)
+    cert, _unused = issue(ca, MAIL_SUBJECT)
     pem = cert.public_bytes(serialization.Encoding.PEM)
     der = cert.public_bytes(serialization.Encoding.DER)
     for data in (pem, der, base64.b64encode(der), b"\xef\xbb\xbf" + pem, pem.decode("ascii"),
@@ -219,7 +219,7 @@ def test_load_certificates_pem_der_base64_and_bom(ca):
 
 
 def test_load_certificates_chain_orders_leaf_first(ca):
-    cert, _ = issue(ca, MAIL_SUBJECT)
+    cert, _unused = issue(ca, MAIL_SUBJECT)
     ca_cert = ca[1]
     bundle = ca_cert.public_bytes(serialization.Encoding.PEM) + cert.public_bytes(serialization.Encoding.PEM)
     chain = ci.load_certificates(bundle)
@@ -271,8 +271,8 @@ def test_load_request_forms_and_matching_key(ca):
                                         "sans": ["mail.contoso.com", "owa.contoso.com"],
                                         "key_algorithm": "RSA", "key_size": 2048}
     assert ci.request_pem(csr).startswith("-----BEGIN CERTIFICATE REQUEST-----")
-    signed, _ = issue(ca, csr.subject, key=key)
-    other, _ = issue(ca, csr.subject)
+    signed, _unused = issue(ca, csr.subject, key=key)
+    other, _unused = issue(ca, csr.subject)
     assert ci.same_public_key(signed, csr)
     assert not ci.same_public_key(other, csr)
     with pytest.raises(ci.CertificateError, match="PKCS #10"):
@@ -306,7 +306,7 @@ def test_load_pfx_without_password_and_without_key(ca):
 
 
 def test_decode_raw_data(ca):
-    cert, _ = issue(ca, MAIL_SUBJECT)
+    cert, _unused = issue(ca, MAIL_SUBJECT)
     der = cert.public_bytes(serialization.Encoding.DER)
     assert ci.decode_raw_data(base64.b64encode(der).decode()) == der
     assert ci.decode_raw_data("") is None and ci.decode_raw_data(None) is None

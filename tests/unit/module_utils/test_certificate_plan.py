@@ -44,9 +44,9 @@ class Lab:
     def __init__(self):
         self.ca_key = _key()
         self.ca_name = _name((NameOID.COMMON_NAME, "Exchange Lab Root CA"))
-        self.ca, _ = self_signed(self.ca_name, [], key=self.ca_key, days=3650)
+        self.ca, _unused = self_signed(self.ca_name, [], key=self.ca_key, days=3650)
         self.records = []
-        self.default, _ = self_signed(_name((NameOID.COMMON_NAME, "EX01")), ["EX01", "ex01.corp.contoso.com"])
+        self.default, _unused = self_signed(_name((NameOID.COMMON_NAME, "EX01")), ["EX01", "ex01.corp.contoso.com"])
         self.add(self.default, "Valid", "IMAP, POP, IIS, SMTP", "Microsoft Exchange")
         self.pending_keys = {}
 
@@ -65,7 +65,7 @@ class Lab:
         if sans:
             builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in sans]), critical=False)
         csr = builder.sign(key, hashes.SHA256())
-        dummy, _ = self_signed(subject, sans, key=key, days=365)
+        dummy, _unused = self_signed(subject, sans, key=key, days=365)
         self.add(dummy, "PendingRequest", "None", "Contoso mail", request=csr)
         return csr, key, dummy
 
@@ -130,7 +130,7 @@ def test_store_entry_facts_come_from_the_bytes(lab):
 
 
 def test_pending_entry_reports_the_request(lab):
-    csr, _, dummy = lab.request(MAIL, NAMES)
+    csr, _unused, dummy = lab.request(MAIL, NAMES)
     entry = lab.store()[1]
     assert entry.pending and entry.thumbprint == ci.thumbprint(dummy)
     assert entry.subject == "CN=mail.contoso.com, O=Contoso, C=US"
@@ -158,7 +158,7 @@ def test_requested_new(lab):
 
 
 def test_requested_reuses_pending_with_same_subject_and_names(lab):
-    csr, _, dummy = lab.request(_name((NameOID.COMMON_NAME, "mail.contoso.com"), (NameOID.ORGANIZATION_NAME, "Contoso"),
+    csr, _unused, dummy = lab.request(_name((NameOID.COMMON_NAME, "mail.contoso.com"), (NameOID.ORGANIZATION_NAME, "Contoso"),
                                       (NameOID.COUNTRY_NAME, "US")), NAMES)
     subject, domains = cp.validate_request_options("c=US, o=Contoso, cn=mail.contoso.com",
                                                    list(reversed(NAMES)), 2048, None)
@@ -186,7 +186,7 @@ def test_requested_does_not_reuse_a_different_request(lab, subject, names, key_s
 
 
 def test_requested_satisfied_by_an_installed_certificate(lab):
-    csr, key, _ = lab.request(_name((NameOID.COMMON_NAME, "mail.contoso.com")), NAMES)
+    csr, key, _unused = lab.request(_name((NameOID.COMMON_NAME, "mail.contoso.com")), NAMES)
     signed = lab.sign(csr)
     lab.records.pop()  # the request was completed
     lab.add(signed, "Valid", "IIS, SMTP", "Contoso mail")
@@ -211,7 +211,7 @@ def test_request_option_refusals(subject, names, size, friendly, message):
 
 
 def test_import_answer_matches_pending_key(lab):
-    csr, _, _ = lab.request(MAIL, NAMES)
+    csr, _unused, _unused2 = lab.request(MAIL, NAMES)
     signed = lab.sign(csr)
     pem = signed.public_bytes(serialization.Encoding.PEM)
     plan, cert = cp.plan_import_answer(lab.store(), "EX01", pem, None)
@@ -221,16 +221,16 @@ def test_import_answer_matches_pending_key(lab):
 
 
 def test_import_answer_already_installed_sends_nothing(lab):
-    csr, _, _ = lab.request(MAIL, NAMES)
+    csr, _unused, _unused2 = lab.request(MAIL, NAMES)
     signed = lab.sign(csr)
     lab.records.pop()
     lab.add(signed, "Valid", "None", "")
-    plan, _ = cp.plan_import_answer(lab.store(), "EX01", signed.public_bytes(serialization.Encoding.DER), None)
+    plan, _unused = cp.plan_import_answer(lab.store(), "EX01", signed.public_bytes(serialization.Encoding.DER), None)
     assert plan.commands == [] and plan.target.thumbprint == ci.thumbprint(signed)
 
 
 def test_import_answer_refusals(lab):
-    csr, _, _ = lab.request(MAIL, NAMES)
+    csr, _unused, _unused2 = lab.request(MAIL, NAMES)
     other_key = _key()
     stranger = (x509.CertificateBuilder().subject_name(MAIL).issuer_name(lab.ca_name).public_key(other_key.public_key())
                 .serial_number(7).not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=9))
@@ -247,7 +247,7 @@ def test_import_answer_refusals(lab):
 def test_import_pfx_masks_secrets_in_display(lab):
     cert, key = self_signed(MAIL, NAMES)
     pfx = pkcs12.serialize_key_and_certificates(b"x", key, cert, None, serialization.BestAvailableEncryption(b"P@ss'w0rd"))
-    plan, _ = cp.plan_import_pfx(lab.store(), "EX01", pfx, "P@ss'w0rd", "Contoso", True, source="/tmp/mail.pfx")
+    plan, _unused = cp.plan_import_pfx(lab.store(), "EX01", pfx, "P@ss'w0rd", "Contoso", True, source="/tmp/mail.pfx")
     assert "ConvertTo-SecureString 'P@ss''w0rd' -AsPlainText -Force" in plan.commands[0]
     assert plan.commands[0].endswith("-FriendlyName 'Contoso' -PrivateKeyExportable:$true")
     assert "P@ss" not in plan.display[0] and base64.b64encode(pfx).decode()[:40] not in plan.display[0]
@@ -257,7 +257,7 @@ def test_import_pfx_masks_secrets_in_display(lab):
 
 
 def test_services_smtp_needs_replace_default(lab):
-    csr, _, _ = lab.request(MAIL, NAMES)
+    csr, _unused, _unused2 = lab.request(MAIL, NAMES)
     signed = lab.sign(csr)
     thumb = ci.thumbprint(signed)
     store = lab.store()
@@ -310,7 +310,7 @@ def test_validate_services():
 
 
 def test_absent(lab):
-    csr, _, dummy = lab.request(MAIL, NAMES)
+    csr, _unused, dummy = lab.request(MAIL, NAMES)
     thumb = ci.thumbprint(dummy)
     plan = cp.plan_absent(lab.store(), "EX01", thumb, "")
     assert plan.commands == ["Remove-ExchangeCertificate -Server 'EX01' -Thumbprint '%s' -Confirm:$false" % thumb]

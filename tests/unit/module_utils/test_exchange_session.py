@@ -68,7 +68,7 @@ class FakeProtocol:
             inner = ps_unquote(literal)
             kind = "load" if ("Import-PSSession" in inner or "Add-PSSnapin" in inner
                               or "Connect-ExchangeServer" in inner) else "query"
-            kind, payload = kind, inner
+            payload = inner
         outcome = self.handler(kind, payload)
         if outcome[0] == "exit":
             self.pending.append((b"", b"#< CLIXML\r\n<Objs Version=\"1.1.0.1\" xmlns=\"http://schemas.microsoft.com/"
@@ -191,13 +191,13 @@ def test_query_error_becomes_command_error():
             return ("err", {"message": "Couldn't find object 'x'.", "command": "Get-SendConnector", "target": "x",
                             "id": "NotFound", "current": payload})
         return ("ok", [])
-    session, _ = make(handler)
+    session, _unused = make(handler)
     with pytest.raises(es.ExchangeCommandError, match=r"^Get-SendConnector failed for 'x': Couldn't find object"):
         session.query("Get-SendConnector -Identity 'x'")
 
 
 def test_load_failure_is_a_connection_error():
-    session, _ = make(lambda kind, payload: ("err", {"message": "Connecting to remote server failed", "command":
+    session, _unused = make(lambda kind, payload: ("err", {"message": "Connecting to remote server failed", "command":
                                                      "New-PSSession", "target": "", "id": "x", "current": payload}))
     with pytest.raises(es.ExchangeConnectionError, match="loading the Exchange Management Shell .remote_session. on "
                                                          "ex01.corp.contoso.com failed: New-PSSession failed"):
@@ -205,20 +205,20 @@ def test_load_failure_is_a_connection_error():
 
 
 def test_process_exit_before_sentinel():
-    session, _ = make(lambda kind, payload: ("exit", 1))
+    session, _unused = make(lambda kind, payload: ("exit", 1))
     with pytest.raises(es.ExchangeConnectionError, match="PowerShell on https://ex01.corp.contoso.com:5986/wsman "
                                                          "exited .code 1. while loading the Exchange shell: boom"):
         session.query("x")
 
 
 def test_not_json_output():
-    session, _ = make(lambda kind, payload: ("ok", ["this is not json"]) if kind == "query" else ("ok", []))
+    session, _unused = make(lambda kind, payload: ("ok", ["this is not json"]) if kind == "query" else ("ok", []))
     with pytest.raises(es.ExchangeOutputError, match="did not return the expected JSON"):
         session.query("x")
 
 
 def test_json_after_other_lines_is_found():
-    session, _ = make(lambda kind, payload: ("ok", ["a table", '{"x": 2}']) if kind == "query" else ("ok", []))
+    session, _unused = make(lambda kind, payload: ("ok", ["a table", '{"x": 2}']) if kind == "query" else ("ok", []))
     assert session.query("x") == {"x": 2}
 
 
@@ -252,7 +252,7 @@ def test_wrong_password_is_not_retried():
 
 
 def test_remote_session_needs_fqdn_for_ip_hosts():
-    session, _ = make(default_handler, host="127.0.0.1")
+    session, _unused = make(default_handler, host="127.0.0.1")
     with pytest.raises(es.ExchangeConnectionError, match="exchange_server_fqdn is required"):
         session.query("x")
     session, fake = make(default_handler, host="127.0.0.1", server_fqdn="ex01.corp.contoso.com", port=5999)
@@ -304,7 +304,7 @@ def test_password_is_redacted_from_errors():
     def handler(kind, payload):
         return ("err", {"message": "At line:1 char:5 ConvertTo-SecureString 'S3cr''et$(x)' -AsPlainText: parse error; "
                                    "raw S3cr'et$(x)", "command": "", "target": "", "id": "x"})
-    session, _ = make(handler)
+    session, _unused = make(handler)
     with pytest.raises(es.ExchangeConnectionError) as info:
         session.query("x")
     assert "S3cr" not in str(info.value)

@@ -419,6 +419,6 @@ def test_given_keeps_only_written_keys():
     oa_raw = {"external_hostname": None, "external_clients_require_ssl": "yes"}
     oa_validated = dict((k, None) for k in vp.OUTLOOK_ANYWHERE_KEYS)
     oa_validated["external_clients_require_ssl"] = True
-    assert vp.given(oa_raw, oa_validated, vp.OUTLOOK_ANYWHERE_KEYS) == {"external_hostname": None,
-                                                                         "external_clients_require_ssl": True}
+    expected = {"external_hostname": None, "external_clients_require_ssl": True}
+    assert vp.given(oa_raw, oa_validated, vp.OUTLOOK_ANYWHERE_KEYS) == expected
     assert vp.given(None, None, vp.OUTLOOK_ANYWHERE_KEYS) is None

@@ -44,14 +44,14 @@ def test_idempotent(monkeypatch):
 
 
 def test_change_type(monkeypatch):
-    result, _ = run_module(monkeypatch, mod.main, {"name": "Fabrikam", "domain_type": "ExternalRelay"}, DOMAINS)
+    result, _unused = run_module(monkeypatch, mod.main, {"name": "Fabrikam", "domain_type": "ExternalRelay"}, DOMAINS)
     assert result["commands"] == ["Set-AcceptedDomain -Identity 'Fabrikam' -DomainType 'ExternalRelay'"]
 
 
 def test_remove(monkeypatch):
-    result, _ = run_module(monkeypatch, mod.main, {"name": "Fabrikam", "state": "absent"}, DOMAINS)
+    result, _unused = run_module(monkeypatch, mod.main, {"name": "Fabrikam", "state": "absent"}, DOMAINS)
     assert result["commands"] == ["Remove-AcceptedDomain -Identity 'Fabrikam' -Confirm:$false"]
-    result, _ = run_module(monkeypatch, mod.main, {"name": "Nope", "state": "absent"}, DOMAINS)
+    result, _unused = run_module(monkeypatch, mod.main, {"name": "Nope", "state": "absent"}, DOMAINS)
     assert result["changed"] is False
 
 
@@ -70,10 +70,10 @@ def test_refusals_before_any_write(monkeypatch, args, message):
 
 
 def test_hostile_name_stays_literal():
-    commands, _, _ = mod.plan({"name": "x'; Remove-Item C:\\ #", "domain_name": "x.com", "state": "present"}, DOMAINS)
+    commands, _unused, _unused2 = mod.plan({"name": "x'; Remove-Item C:\\ #", "domain_name": "x.com", "state": "present"}, DOMAINS)
     assert commands == ["New-AcceptedDomain -Name 'x''; Remove-Item C:\\ #' -DomainName 'x.com' -DomainType 'Authoritative'"]
 
 
 def test_single_object_read_is_accepted(monkeypatch):
-    result, _ = run_module(monkeypatch, mod.main, {"name": "Fabrikam", "domain_type": "InternalRelay"}, DOMAINS[1])
+    result, _unused = run_module(monkeypatch, mod.main, {"name": "Fabrikam", "domain_type": "InternalRelay"}, DOMAINS[1])
     assert result["changed"] is False

@@ -40,7 +40,7 @@ def test_requested_makes_a_request_and_writes_the_csr(monkeypatch, capsys, tmp_p
     lab = Lab()
     after = Lab()
     after.records = list(lab.records)
-    csr, _, dummy = after.request(MAIL.__class__(list(reversed(list(MAIL)))), NAMES)  # as .NET encodes the subject
+    csr, _unused, dummy = after.request(MAIL.__class__(list(reversed(list(MAIL)))), NAMES)  # as .NET encodes the subject
     der = csr.public_bytes(serialization.Encoding.DER)
     after.request_text = "-----BEGIN NEW CERTIFICATE REQUEST-----\r\n" + base64.b64encode(der).decode() + \
         "\r\n-----END NEW CERTIFICATE REQUEST-----\r\n"
@@ -64,7 +64,7 @@ def test_requested_makes_a_request_and_writes_the_csr(monkeypatch, capsys, tmp_p
 
 def test_requested_rerun_reuses_the_pending_request(monkeypatch, capsys, tmp_path):
     lab = Lab()
-    csr, _, dummy = lab.request(MAIL.__class__(list(reversed(list(MAIL)))), NAMES)
+    csr, _unused, dummy = lab.request(MAIL.__class__(list(reversed(list(MAIL)))), NAMES)
     path = tmp_path / "ex01.req"
     path.write_text(csr.public_bytes(serialization.Encoding.PEM).decode())
     os.chmod(path, 0o600)
@@ -95,7 +95,7 @@ def _completed(lab, csr, services="IIS, SMTP"):
 
 def test_present_completes_and_enables(monkeypatch, capsys, tmp_path):
     lab = Lab()
-    csr, _, _ = lab.request(MAIL, NAMES)
+    csr, _unused, _unused2 = lab.request(MAIL, NAMES)
     done, signed = _completed(lab, csr)
     answer = tmp_path / "ex01.cer"
     answer.write_bytes(signed.public_bytes(serialization.Encoding.PEM))
@@ -123,7 +123,7 @@ def test_present_completes_and_enables(monkeypatch, capsys, tmp_path):
 
 def test_present_refuses_smtp_without_replace_before_any_write(monkeypatch, capsys, tmp_path):
     lab = Lab()
-    csr, _, _ = lab.request(MAIL, NAMES)
+    csr, _unused, _unused2 = lab.request(MAIL, NAMES)
     signed = lab.sign(csr)
     session = session_for(lab)
     result = run_module(monkeypatch, capsys, exchange_certificate.main,
@@ -135,7 +135,7 @@ def test_present_refuses_smtp_without_replace_before_any_write(monkeypatch, caps
 
 def test_present_check_mode(monkeypatch, capsys, tmp_path):
     lab = Lab()
-    csr, _, _ = lab.request(MAIL, NAMES)
+    csr, _unused, _unused2 = lab.request(MAIL, NAMES)
     signed = lab.sign(csr)
     session = session_for(lab)
     result = run_module(monkeypatch, capsys, exchange_certificate.main,
@@ -185,7 +185,7 @@ def test_refusals_before_any_read(monkeypatch, capsys, args, message):
 
 def test_absent(monkeypatch, capsys):
     lab = Lab()
-    _, _, dummy = lab.request(MAIL, NAMES)
+    _unused, _unused2, dummy = lab.request(MAIL, NAMES)
     thumb = ci.thumbprint(dummy)
     session = session_for(lab)
     result = run_module(monkeypatch, capsys, exchange_certificate.main,
@@ -206,7 +206,7 @@ def test_present_by_thumbprint_manages_services(monkeypatch, capsys):
 
 def test_requested_falls_back_to_the_saved_csr_when_export_fails(monkeypatch, capsys, tmp_path):
     lab = Lab()
-    csr, _, dummy = lab.request(MAIL.__class__(list(reversed(list(MAIL)))), NAMES)
+    csr, _unused, dummy = lab.request(MAIL.__class__(list(reversed(list(MAIL)))), NAMES)
     lab.records[-1]["request"] = ""  # Export-ExchangeCertificate gave nothing
     path = tmp_path / "ex01.req"
     session = session_for(lab)
@@ -217,7 +217,7 @@ def test_requested_falls_back_to_the_saved_csr_when_export_fails(monkeypatch, ca
                         session_for(lab))
     assert result["changed"] is False and result["thumbprint"] == ci.thumbprint(dummy)
     # A file holding another key's request is not taken for this one.
-    other, _, _ = Lab().request(MAIL, NAMES)
+    other, _unused, _unused2 = Lab().request(MAIL, NAMES)
     path.write_text(other.public_bytes(serialization.Encoding.PEM).decode())
     result = run_module(monkeypatch, capsys, exchange_certificate.main, dict(REQUEST_ARGS, csr_path=str(path)),
                         session_for(lab))

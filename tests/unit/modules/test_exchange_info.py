@@ -22,7 +22,7 @@ from ansible_collections.mailops.exchange.plugins.modules import exchange_info  
 
 
 def full_answer():
-    cert, _ = self_signed(MAIL, NAMES)
+    cert, _unused = self_signed(MAIL, NAMES)
     return {
         "servers": [{"name": "EX01", "fqdn": "ex01.corp.contoso.com", "version": "Version 15.2 (Build 1118.7)"},
                     {"name": "EX02", "fqdn": "ex02.corp.contoso.com", "version": "Version 15.2 (Build 1118.7)"}],
@@ -46,9 +46,11 @@ def full_answer():
              "auth_mechanism": "None", "permission_groups": "None"}],
         "accepted_domains": [{"name": "corp.contoso.com", "domain_name": "Corp.Contoso.com", "domain_type": "Authoritative",
                               "default": True}],
-        "email_address_policies": [{"name": "Default Policy", "templates": ["SMTP:@contoso.com", "smtp:@corp.contoso.com",
-                                                                           "X400:c=US;a= ;p=Contoso;"],
-                                    "priority": "Lowest"}],
+        "email_address_policies": [{
+            "name": "Default Policy",
+            "templates": ["SMTP:@contoso.com", "smtp:@corp.contoso.com", "X400:c=US;a= ;p=Contoso;"],
+            "priority": "Lowest",
+        }],
         "offline_address_books": [{"name": "Default Offline Address Book", "is_default": True,
                                    "global_web_distribution_enabled": True, "virtual_directories": []}],
     }, cert
@@ -96,7 +98,7 @@ def test_shape_everything():
 
 def test_output_feeds_exchange_vdir_url():
     """The urls read back validate as exchange_vdir_url input and plan no change on the same server."""
-    answer, _ = full_answer()
+    answer, _unused = full_answer()
     server = exchange_info.shape(answer, set(exchange_info.PARTS), None)["servers"][0]
     desired = vdir_plan.validate_urls(server["urls"])
     oa = vdir_plan.validate_outlook_anywhere(server["outlook_anywhere"])
@@ -105,7 +107,7 @@ def test_output_feeds_exchange_vdir_url():
 
 
 def test_servers_only_without_per_server_parts():
-    answer, _ = full_answer()
+    answer, _unused = full_answer()
     answer["per_server"] = []
     result = exchange_info.shape(answer, {"servers"}, ["ex02"])
     assert result == {"servers": [{"name": "EX02", "fqdn": "ex02.corp.contoso.com", "version": "2019",
@@ -113,7 +115,7 @@ def test_servers_only_without_per_server_parts():
 
 
 def test_module_run_one_read(monkeypatch, capsys):
-    answer, _ = full_answer()
+    answer, _unused = full_answer()
     session = FakeSession({"Get-ExchangeServer": answer})
     result = run_module(monkeypatch, capsys, exchange_info.main, {"servers": ["EX01"], "_ansible_check_mode": True},
                         session)

@@ -50,16 +50,16 @@ def test_the_2013_step_is_idempotent():
 
 
 def test_virtual_directories_by_server_name_and_identity_case_insensitive():
-    commands, _, after = oab.plan(params(virtual_directories=["ex02", "EX01\\oab (default web site)"]), answer())
+    commands, _unused, after = oab.plan(params(virtual_directories=["ex02", "EX01\\oab (default web site)"]), answer())
     assert commands == ["Set-OfflineAddressBook -Identity '\\Default Offline Address Book' -VirtualDirectories "
                         "@('EX02\\OAB (Default Web Site)', 'EX01\\OAB (Default Web Site)')"]
     assert after[0]["virtual_directories"] == ["EX01\\OAB (Default Web Site)", "EX02\\OAB (Default Web Site)"]
-    same, _, _ = oab.plan(params(virtual_directories=["EX01"]), answer())
+    same, _unused, _unused2 = oab.plan(params(virtual_directories=["EX01"]), answer())
     assert same == []
 
 
 def test_clear_virtual_directories():
-    commands, _, _ = oab.plan(params(virtual_directories=[]), answer())
+    commands, _unused, _unused2 = oab.plan(params(virtual_directories=[]), answer())
     assert commands == ["Set-OfflineAddressBook -Identity '\\Default Offline Address Book' -VirtualDirectories $null"]
 
 

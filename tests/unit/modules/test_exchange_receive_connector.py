@@ -89,15 +89,15 @@ def test_order_and_form_insensitive(monkeypatch):
             "remote_ip_ranges": ["0.0.0.0-255.255.255.255", "::-FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF"],
             "auth_mechanism": ["BasicAuthRequireTLS", "BasicAuth", "Integrated", "Tls"], "permission_groups": ["ExchangeUsers"],
             "transport_role": "FrontendTransport"}
-    result, _ = run_module(monkeypatch, mod.main, args, read())
+    result, _unused = run_module(monkeypatch, mod.main, args, read())
     assert result["changed"] is False, result["commands"]
 
 
 def test_bare_name_lookup_and_ambiguity(monkeypatch):
-    result, _ = run_module(monkeypatch, mod.main, {"identity": "Client Frontend EX02", "fqdn": "smtp.contoso.com"}, read())
+    result, _unused = run_module(monkeypatch, mod.main, {"identity": "Client Frontend EX02", "fqdn": "smtp.contoso.com"}, read())
     assert result["commands"] == ["Set-ReceiveConnector -Identity 'EX02\\Client Frontend EX02' -Fqdn 'smtp.contoso.com'"]
     dup = [connector("EX01", "Relay"), connector("EX02", "Relay")]
-    result, _ = run_module(monkeypatch, mod.main, {"identity": "Relay", "fqdn": "x.contoso.com"}, read(connectors=dup))
+    result, _unused = run_module(monkeypatch, mod.main, {"identity": "Relay", "fqdn": "x.contoso.com"}, read(connectors=dup))
     assert result["failed"] and "exists on several servers" in result["msg"]
 
 
@@ -110,7 +110,7 @@ def test_create_and_remove_custom(monkeypatch):
         "-RemoteIPRanges @('10.0.5.20') -TransportRole 'FrontendTransport' -PermissionGroups 'AnonymousUsers'"]
     assert session.executed == []
     existing = CONNECTORS + [connector("EX01", "Relay from APP01")]
-    result, _ = run_module(monkeypatch, mod.main, {"identity": "EX01\\Relay from APP01", "state": "absent"},
+    result, _unused = run_module(monkeypatch, mod.main, {"identity": "EX01\\Relay from APP01", "state": "absent"},
                            read(connectors=existing))
     assert result["commands"] == ["Remove-ReceiveConnector -Identity 'EX01\\Relay from APP01' -Confirm:$false"]
 

@@ -41,7 +41,7 @@ def test_second_run_is_unchanged(monkeypatch):
 
 def test_switch_to_smart_hosts(monkeypatch):
     args = {"name": "To internet", "smart_hosts": ["relay.contoso.com", "[10.0.0.5]"]}
-    result, _ = run_module(monkeypatch, mod.main, args, read([EXISTING]), diff=True)
+    result, _unused = run_module(monkeypatch, mod.main, args, read([EXISTING]), diff=True)
     assert result["commands"] == ["Set-SendConnector -Identity 'To internet' -DNSRoutingEnabled:$false "
                                   "-SmartHosts @('relay.contoso.com', '[10.0.0.5]')"]
     assert result["diff"]["before"]["dns_routing_enabled"] is True
@@ -50,7 +50,7 @@ def test_switch_to_smart_hosts(monkeypatch):
 
 def test_back_to_dns_clears_smart_hosts(monkeypatch):
     current = dict(EXISTING, DNSRoutingEnabled=False, SmartHosts=["relay.contoso.com"])
-    result, _ = run_module(monkeypatch, mod.main, {"name": "To internet", "dns_routing_enabled": True}, read([current]))
+    result, _unused = run_module(monkeypatch, mod.main, {"name": "To internet", "dns_routing_enabled": True}, read([current]))
     assert result["commands"] == ["Set-SendConnector -Identity 'To internet' -DNSRoutingEnabled:$true -SmartHosts $null"]
 
 
@@ -79,7 +79,7 @@ def test_refusals(monkeypatch, args, message):
 
 
 def test_address_space_cost_is_a_change():
-    commands, _, after = mod.plan({"name": "To internet", "state": "present", "address_spaces": ["*;5"]},
+    commands, _unused, after = mod.plan({"name": "To internet", "state": "present", "address_spaces": ["*;5"]},
                                   read([EXISTING]))
     assert commands == ["Set-SendConnector -Identity 'To internet' -AddressSpaces @('*;5')"]
     assert after["address_spaces"] == ["SMTP:*;5"]
