@@ -130,7 +130,12 @@ try {
     $__mailops_output
     Write-Output {ok}
 } catch {
-    $__mailops_error = [ordered]@{ message = [string]$_.Exception.Message; command = [string]$_.InvocationInfo.MyCommand.Name; target = [string]$_.TargetObject; id = [string]$_.FullyQualifiedErrorId }
+    $__mailops_error = [ordered]@{
+        message = [string]$_.Exception.Message
+        command = [string]$_.InvocationInfo.MyCommand.Name
+        target = [string]$_.TargetObject
+        id = [string]$_.FullyQualifiedErrorId
+    }
     Write-Output {begin}
     ConvertTo-Json -InputObject $__mailops_error -Compress
     Write-Output {err}
@@ -149,7 +154,13 @@ try {
     Write-Output {begin}
     Write-Output {ok}
 } catch {
-    $__mailops_error = [ordered]@{ message = [string]$_.Exception.Message; command = [string]$_.InvocationInfo.MyCommand.Name; target = [string]$_.TargetObject; id = [string]$_.FullyQualifiedErrorId; current = $__mailops_current }
+    $__mailops_error = [ordered]@{
+        message = [string]$_.Exception.Message
+        command = [string]$_.InvocationInfo.MyCommand.Name
+        target = [string]$_.TargetObject
+        id = [string]$_.FullyQualifiedErrorId
+        current = $__mailops_current
+    }
     Write-Output {begin}
     ConvertTo-Json -InputObject $__mailops_error -Compress
     Write-Output {err}

@@ -125,7 +125,10 @@ def check_wire(commands):
     # [scriptblock]::Create: they are exactly the module's lines, in order.
     arrays = [n for n in walk(root) if n.type == "array_literal_expression" or n.type == "array_expression"]
     assert arrays, decoded[:300]
+    # The envelope's own literals: 'Stop' ($ErrorActionPreference) and the markers.
     values = [v for v in strings_of(data, root) if not v.startswith(token)]
+    assert values[0] == "Stop"
+    values = values[1:]
     assert values == list(commands), (values, commands)
 
 

@@ -198,7 +198,7 @@ def test_query_error_becomes_command_error():
 
 def test_load_failure_is_a_connection_error():
     session, _unused = make(lambda kind, payload: ("err", {"message": "Connecting to remote server failed", "command":
-                                                     "New-PSSession", "target": "", "id": "x", "current": payload}))
+                                                           "New-PSSession", "target": "", "id": "x", "current": payload}))
     with pytest.raises(es.ExchangeConnectionError, match="loading the Exchange Management Shell .remote_session. on "
                                                          "ex01.corp.contoso.com failed: New-PSSession failed"):
         session.query("x")

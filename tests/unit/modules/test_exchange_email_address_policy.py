@@ -36,14 +36,14 @@ def test_unchanged_does_not_apply(monkeypatch):
 
 def test_force_apply(monkeypatch):
     result, _unused = run_module(monkeypatch, mod.main, {"primary_smtp_address_template": "@corp.contoso.com",
-                                                   "force_apply": True}, READ)
+                                                         "force_apply": True}, READ)
     assert result["changed"] is True
     assert result["commands"] == ["Update-EmailAddressPolicy -Identity 'Default Policy'"]
 
 
 def test_apply_false(monkeypatch):
     result, _unused = run_module(monkeypatch, mod.main, {"primary_smtp_address_template": "@contoso.com", "apply": False},
-                           READ)
+                                 READ)
     assert [c.split()[0] for c in result["commands"]] == ["Set-EmailAddressPolicy"]
 
 
@@ -77,7 +77,7 @@ def test_extra_templates_omitted_keeps_secondaries():
                                                                                      "smtp:@contoso.com"]}],
             "domains": READ["domains"]}
     commands, before, after, _unused = mod.plan({"name": "Default Policy", "primary_smtp_address_template": "@contoso.com",
-                                           "extra_templates": None, "apply": True}, read)
+                                                 "extra_templates": None, "apply": True}, read)
     assert commands[0] == ("Set-EmailAddressPolicy -Identity 'Default Policy' -EnabledEmailAddressTemplates "
                            "@('SMTP:@contoso.com', 'smtp:@corp.contoso.com')") or commands[0].startswith(
         "Set-EmailAddressPolicy -Identity 'Default Policy' -EnabledEmailAddressTemplates @('SMTP:@contoso.com'")

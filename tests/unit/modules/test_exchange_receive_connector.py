@@ -111,7 +111,7 @@ def test_create_and_remove_custom(monkeypatch):
     assert session.executed == []
     existing = CONNECTORS + [connector("EX01", "Relay from APP01")]
     result, _unused = run_module(monkeypatch, mod.main, {"identity": "EX01\\Relay from APP01", "state": "absent"},
-                           read(connectors=existing))
+                                 read(connectors=existing))
     assert result["commands"] == ["Remove-ReceiveConnector -Identity 'EX01\\Relay from APP01' -Confirm:$false"]
 
 

@@ -80,6 +80,6 @@ def test_refusals(monkeypatch, args, message):
 
 def test_address_space_cost_is_a_change():
     commands, _unused, after = mod.plan({"name": "To internet", "state": "present", "address_spaces": ["*;5"]},
-                                  read([EXISTING]))
+                                        read([EXISTING]))
     assert commands == ["Set-SendConnector -Identity 'To internet' -AddressSpaces @('*;5')"]
     assert after["address_spaces"] == ["SMTP:*;5"]
