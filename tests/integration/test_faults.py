@@ -139,8 +139,8 @@ def test_receive_operation_timeouts_are_retried(flab):
     assert result.get("failed") is not True, result
     assert result["changed"] is True
     assert faults(lab)["receive_timeouts"] == 0  # all three fired
-    timed_out = [line for line in lab.last_run["transcript"] if line["kind"] == "http" and line.get("action") == "Receive"
-                 and line.get("status") == 500]
+    timed_out = [line for line in lab.last_run["transcript"]
+                 if line["kind"] == "http" and line.get("action") == "Receive" and line.get("status") == 500]
     assert len(timed_out) == 3, timed_out
     assert props(find(lab.lab_state(), "accepted_domains", args["name"]))["DomainName"] == args["domain_name"]
     assert assert_converges(lab, "exchange_accepted_domain", args)["changed"] is False
@@ -237,7 +237,8 @@ def test_exchange_shell_fails_to_load(flab):
 
 SEVEN = {
     "owa": "https://fault.contoso.com/owa", "ecp": "https://fault.contoso.com/ecp",
-    "ews": "https://fault.contoso.com/EWS/Exchange.asmx", "eas": "https://fault.contoso.com/Microsoft-Server-ActiveSync",
+    "ews": "https://fault.contoso.com/EWS/Exchange.asmx",
+    "eas": "https://fault.contoso.com/Microsoft-Server-ActiveSync",
     "oab": "https://fault.contoso.com/OAB", "mapi": "https://fault.contoso.com/mapi",
     "powershell": "http://fault.contoso.com/PowerShell",
 }
@@ -299,7 +300,8 @@ def test_output_that_is_not_json(flab):
     result = lab.run_module("exchange_accepted_domain", args,
                             extra_env={"EXCHANGE_OPERATION_TIMEOUT": "2", "EXCHANGE_READ_TIMEOUT": "10"})
     assert time.monotonic() - started < 40
-    assert_clean_failure(lab, result, endpoint(lab), "loading the Exchange shell", "without the collection's end marker",
+    assert_clean_failure(lab, result, endpoint(lab), "loading the Exchange shell",
+                         "without the collection's end marker",
                          "output corrupted by the corrupt_output fault")
     assert faults(lab)["corrupt_output"] == 0
     assert write_commands(lab) == []
@@ -430,3 +432,62 @@ def test_unit_writes_resent_only_when_provably_unsent():
     session.execute(["Set-AcceptedDomain -Identity 'x' -DomainType 'Authoritative'"])
     assert protocol.sends == 3
     assert sum("Set-AcceptedDomain" in text for text in protocol.executed) == 1
+
+
+class _Stop(BaseException):
+    def __init__(self, result):
+        super().__init__(result)
+        self.result = result
+
+
+def _module_failure(monkeypatch, error):
+    """ExchangeModule.apply() with a session whose execute() raises ``error``: the fail_json result."""
+    from ansible.module_utils.testing import patch_module_args
+
+    from ansible_collections.mailops.exchange.plugins.module_utils import exchange_module
+
+    class Session:
+        def execute(self, commands):
+            raise error
+
+        def close(self):
+            pass
+
+    def fail_json(self, msg, **kwargs):
+        raise _Stop(dict(kwargs, msg=msg, failed=True))
+
+    monkeypatch.setattr(exchange_module.AnsibleModule, "fail_json", fail_json)
+    with patch_module_args({"exchange_host": "ex01.corp.contoso.com", "exchange_username": "u",
+                            "exchange_password": "p"}):
+        module = exchange_module.ExchangeModule({}, session_factory=lambda params: Session())
+        with pytest.raises(_Stop) as caught:
+            module.apply(COMMANDS)
+    return caught.value.result
+
+
+COMMANDS = ["Set-OwaVirtualDirectory -Identity 'EX01\\owa (Default Web Site)' -InternalUrl 'https://a/owa'",
+            "Set-EcpVirtualDirectory -Identity 'EX01\\ecp (Default Web Site)' -InternalUrl 'https://a/ecp'",
+            "Set-OabVirtualDirectory -Identity 'EX01\\OAB (Default Web Site)' -InternalUrl 'https://a/OAB'"]
+
+
+def test_unit_failed_batch_reports_applied_failed_and_skipped(monkeypatch):
+    from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import ExchangeCommandError
+
+    result = _module_failure(monkeypatch, ExchangeCommandError(
+        "Set-EcpVirtualDirectory", "EX01\\ecp (Default Web Site)", "An IIS error occurred.", command=COMMANDS[1]))
+    assert result["failed_command"] == COMMANDS[1]
+    assert result["applied_commands"] == COMMANDS[:1]
+    assert result["skipped_commands"] == COMMANDS[2:]
+    assert result["commands"] == COMMANDS
+    assert "Set-EcpVirtualDirectory failed for 'EX01\\ecp (Default Web Site)': An IIS error occurred." in result["msg"]
+    assert "1 earlier command(s) of this task were applied" in result["msg"]
+
+
+def test_unit_lost_connection_during_writes_is_reported_as_unconfirmed(monkeypatch):
+    from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import ExchangeConnectionError
+
+    result = _module_failure(monkeypatch, ExchangeConnectionError(
+        "cannot reach https://ex01:5986/wsman while reading the output of write commands: Connection refused"))
+    assert result["unconfirmed_commands"] == COMMANDS
+    assert "may or may not have been applied" in result["msg"]
+    assert result["msg"].startswith("cannot reach https://ex01:5986/wsman while reading the output of write commands")

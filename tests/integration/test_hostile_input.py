@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from labstate import find, props
+from labstate import changes, find, props
 from labtools import REPO, _ansible_playbook, write_commands
 
 pytestmark = pytest.mark.slow
@@ -69,32 +69,42 @@ def connectors(lab):
     run_tasks(lab, [("exchange_send_connector", {"name": name, "state": "absent"}) for name in NAMES])
 
 
+def _only_comment(path):
+    """A state path that is the Comment (or a modification timestamp) of one of this test's connectors."""
+    return any(part in NAMES for part in path) and path[-1] in ("Comment", "WhenChanged", "WhenChangedUTC")
+
+
 def usable(comment):
     # Ansible templates "{{ }}"/"{% %}" in task arguments before the module sees them: not the module's input.
     # Exchange keeps a comment as given; the module treats surrounding whitespace as insignificant.
     return comment and comment.strip() == comment and not any(m in comment for m in ("{{", "{%", "{#"))
 
 
-@settings(max_examples=4, deadline=None, derandomize=True,
+@settings(max_examples=3, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(values=st.lists(comments().filter(usable), min_size=len(NAMES), max_size=len(NAMES)))
 def test_send_connector_comments_are_stored_verbatim(connectors, values):
-    """8 hostile comments per example, 4 examples: 32 values through the whole stack, each read back twice."""
+    """8 hostile comments per example, 3 examples: 24 values through the whole stack, each read back twice."""
     lab = connectors
     tasks = [("exchange_send_connector", {"name": name, "comment": value}) for name, value in zip(NAMES, values)]
+    before = lab.lab_state()
     results = run_tasks(lab, tasks)
     for value, result in zip(values, results):
         assert result.get("failed") is not True, (value, result)
-    # Only the intended cmdlet ran (no injected Remove-/Set- of anything else).
-    assert set(write_commands(lab)) <= {"Set-SendConnector"}, write_commands(lab)
-    assert write_commands(lab).count("Set-SendConnector") == sum(bool(r["changed"]) for r in results)
+        assert [c.split(" ", 1)[0] for c in result["commands"]] == (["Set-SendConnector"] if result["changed"] else [])
+    # Nothing ran but the intended Set-SendConnector: the state changed only in the Comment of these connectors
+    # (an injected command would have changed or removed something else). write_commands() is not used here: it
+    # counts cmdlet names in the script text, and some values contain "Set-SendConnector" as text.
+    state = lab.lab_state()
+    for path in changes(before, state):
+        assert _only_comment(path), path
     for line in lab.last_run["transcript"]:
         assert "pwned" not in str(line.get("command_line") or "")
-    state = lab.lab_state()
     for name, value in zip(NAMES, values):
         stored = props(find(state, "send_connectors", name))["Comment"]
         assert stored == value, (name, stored, value)
-    assert len(find(state, "send_connectors", NAMES[0]) or {}) and all(find(state, "send_connectors", n) for n in NAMES)
+    assert all(find(state, "send_connectors", n) for n in NAMES)
+    assert find(state, "send_connectors", "x") is None
     # Idempotence with the same hostile values: the module reads each back as it stored it.
     again = run_tasks(lab, tasks)
     assert [r.get("changed") for r in again] == [False] * len(NAMES), [(v, r) for v, r in zip(values, again)
