@@ -17,6 +17,8 @@ import ipaddress
 import json
 import xml.etree.ElementTree as ET
 
+from ansible_collections.mailops.exchange.plugins.module_utils import certificate_info as cert_facts
+
 PASS = "pass"
 FAIL = "fail"
 VERDICTS = (PASS, FAIL)
@@ -257,7 +259,6 @@ def _iso(moment):
 def certificate_info(data):
     """Facts of a certificate (PEM text/bytes or DER bytes) as plain data; needs ``cryptography``."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
     from cryptography.x509.oid import NameOID
 
@@ -286,22 +287,19 @@ def certificate_info(data):
         key_type, key_size = "Ed448", 456
     else:  # pragma: no cover - other key types are not issued for TLS servers
         key_type, key_size = type(key).__name__, 0
-    hash_algorithm = cert.signature_hash_algorithm
-    not_before = getattr(cert, "not_valid_before_utc", None) or cert.not_valid_before.replace(tzinfo=datetime.timezone.utc)
-    not_after = getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
     return {
         "subject": cert.subject.rfc4514_string(),
         "issuer": cert.issuer.rfc4514_string(),
         "subject_cn": [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)],
         "dns_names": list(dns_names),
         "ip_addresses": ip_addresses,
-        "not_before": _iso(not_before),
-        "not_after": _iso(not_after),
+        "not_before": _iso(cert_facts.not_before(cert)),
+        "not_after": _iso(cert_facts.not_after(cert)),
         "key_type": key_type,
         "key_size": key_size,
-        "signature_hash": hash_algorithm.name if hash_algorithm is not None else None,
+        "signature_hash": cert_facts.signature_hash(cert),
         "signature_algorithm": getattr(cert.signature_algorithm_oid, "_name", None) or cert.signature_algorithm_oid.dotted_string,
-        "thumbprint": cert.fingerprint(hashes.SHA1()).hex().upper(),  # the Windows thumbprint (not a signature)
+        "thumbprint": cert_facts.thumbprint(cert),
         "serial_number": format(cert.serial_number, "X"),
     }
 
