@@ -1,7 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: mailops.exchange contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""ExchangeModule: AnsibleModule + one lazily opened ExchangeSession + the result conventions.
+"""ExchangeModule: AnsibleModule + one lazily opened Exchange session + the result conventions.
+
+The session is the host's persistent one when the task runs over the ``mailops.exchange.exchange`` connection
+(:class:`PersistentExchangeSession`), else a module-owned :class:`ExchangeSession` built from the ``exchange_*``
+options.
 
 A module is a short description of one resource::
 
@@ -25,9 +29,10 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import (
-    CONNECTION_ARGUMENT_SPEC, HAS_WINRM, WINRM_IMPORT_ERROR, ExchangeCommandError, ExchangeConnectionError,
-    ExchangeError, ExchangeSession,
+    CONNECTION_ARGUMENT_SPEC, ExchangeCommandError, ExchangeConnectionError, ExchangeError, ExchangeSession,
+    insecure_settings_warnings, winrm_import_error,
 )
+from ansible_collections.mailops.exchange.plugins.module_utils.persistent_session import PersistentExchangeSession
 
 __all__ = ["ExchangeModule", "ExchangeCommandError", "ExchangeConnectionError", "ExchangeError"]
 
@@ -44,8 +49,15 @@ class ExchangeModule(object):
         self.check_mode = self.ansible.check_mode
         self.commands = []
         self._session = None
-        self._session_factory = session_factory or ExchangeSession.from_params
-        self._warn_insecure()
+        # Over the mailops.exchange.exchange connection the module talks to the session that connection keeps for
+        # the host (one Exchange-shell load per play); otherwise it opens its own WinRM session.
+        self.socket_path = getattr(self.ansible, "_socket_path", None) or None
+        if session_factory is None:
+            session_factory = (PersistentExchangeSession.for_socket(self.socket_path) if self.socket_path
+                               else ExchangeSession.from_params)
+        self._session_factory = session_factory
+        if self.socket_path is None:  # over the connection, the connection warns about its own settings
+            self._warn_insecure()
 
     # -- properties -------------------------------------------------------------------------------------
 
@@ -57,8 +69,8 @@ class ExchangeModule(object):
     def session(self):
         """The ExchangeSession, opened on first use."""
         if self._session is None:
-            if self._session_factory is ExchangeSession.from_params and not HAS_WINRM:
-                self.fail(missing_required_lib("pywinrm"), exception=str(WINRM_IMPORT_ERROR))
+            if self._session_factory is ExchangeSession.from_params and winrm_import_error() is not None:
+                self.fail(missing_required_lib("pywinrm"), exception=str(winrm_import_error()))
             try:
                 self._session = self._session_factory(self.params)
             except (ExchangeError, ValueError) as exc:
@@ -138,8 +150,5 @@ class ExchangeModule(object):
     # -- helpers ------------------------------------------------------------------------------------------
 
     def _warn_insecure(self):
-        params = self.params
-        if params.get("exchange_cert_validation") == "ignore" and params.get("exchange_scheme") == "https":
-            self.ansible.warn("exchange_cert_validation=ignore: the WinRM server's certificate is not checked")
-        if params.get("exchange_scheme") == "http" and params.get("exchange_transport") == "basic":
-            self.ansible.warn("Basic authentication over http sends the password in clear text; use https")
+        for warning in insecure_settings_warnings(self.params):
+            self.ansible.warn(warning)

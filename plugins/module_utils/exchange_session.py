@@ -30,18 +30,29 @@ import secrets
 import time
 import xml.etree.ElementTree as ET
 
-try:
-    import requests.exceptions as requests_exceptions
-    from winrm.exceptions import (
-        InvalidCredentialsError, WinRMError, WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError,
-    )
-    from winrm.protocol import Protocol
-    HAS_WINRM = True
-    WINRM_IMPORT_ERROR = None
-except ImportError as exc:  # reported by ExchangeModule with missing_required_lib
-    HAS_WINRM = False
-    WINRM_IMPORT_ERROR = exc
-    Protocol = None
+# pywinrm (with requests, spnego and cryptography) is imported on first use only: a module that runs over the
+# mailops.exchange.exchange persistent connection never opens WinRM itself and should not pay for the imports.
+_WINRM = {}
+
+
+def _winrm():
+    """pywinrm's Protocol and the exception classes the session handles, imported once (ImportError if missing)."""
+    if not _WINRM:
+        import requests.exceptions as requests_exceptions
+        from winrm import exceptions as winrm_exceptions
+        from winrm.protocol import Protocol
+        _WINRM.update(Protocol=Protocol, requests=requests_exceptions, errors=winrm_exceptions)
+    return _WINRM
+
+
+def winrm_import_error():
+    """None when pywinrm can be imported, else the ImportError (reported with missing_required_lib)."""
+    try:
+        _winrm()
+    except ImportError as exc:
+        return exc
+    return None
+
 
 from ansible_collections.mailops.exchange.plugins.module_utils.quoting import (
     command_argument, ps_literal, ps_script,
@@ -71,7 +82,7 @@ def _option(type_, env, **kwargs):
 
 #: The connection options every module accepts (documented in the mailops.exchange.connection doc fragment).
 CONNECTION_ARGUMENT_SPEC = dict(
-    exchange_host=_option("str", "EXCHANGE_HOST", required=True),
+    exchange_host=_option("str", "EXCHANGE_HOST"),
     exchange_port=_option("int", "EXCHANGE_PORT"),
     exchange_scheme=_option("str", "EXCHANGE_SCHEME", choices=["https", "http"], default="https"),
     exchange_transport=_option("str", "EXCHANGE_TRANSPORT", choices=["ntlm", "basic", "kerberos", "credssp"],
@@ -95,7 +106,16 @@ class ExchangeError(Exception):
 
 
 class ExchangeConnectionError(ExchangeError):
-    """WinRM/HTTP/TLS/authentication failures, PowerShell dying, the Exchange shell failing to load."""
+    """WinRM/HTTP/TLS/authentication failures, PowerShell dying, the Exchange shell failing to load.
+
+    ``not_started`` is True only when the failure proves that the script or commands being sent never ran: the
+    session could not be opened, the request never left the controller, or the WinRM service refused it with a
+    fault. Only then may write commands be sent again.
+    """
+
+    def __init__(self, message, not_started=False):
+        super(ExchangeConnectionError, self).__init__(message)
+        self.not_started = bool(not_started)
 
 
 class ExchangeOutputError(ExchangeError):
@@ -117,6 +137,45 @@ class ExchangeCommandError(ExchangeError):
         if self.target:
             return "%s failed for '%s': %s" % (self.cmdlet, self.target, self.message)
         return "%s failed: %s" % (self.cmdlet, self.message)
+
+
+def insecure_settings_warnings(params):
+    """The warnings that the connection settings deserve (certificate not checked, password in clear text)."""
+    warnings = []
+    if params.get("exchange_cert_validation") == "ignore" and params.get("exchange_scheme") == "https":
+        warnings.append("exchange_cert_validation=ignore: the WinRM server's certificate is not checked")
+    if params.get("exchange_scheme") == "http" and params.get("exchange_transport") == "basic":
+        warnings.append("Basic authentication over http sends the password in clear text; use https")
+    return warnings
+
+
+def error_record(exc):
+    """A JSON-ready description of a session failure (the persistent connection sends it to the module)."""
+    if isinstance(exc, ExchangeCommandError):
+        return dict(kind="command", cmdlet=exc.cmdlet, target=exc.target, message=exc.message, command=exc.command,
+                    error_id=exc.error_id)
+    if isinstance(exc, ExchangeConnectionError):
+        return dict(kind="connection", message=str(exc), not_started=exc.not_started)
+    if isinstance(exc, ExchangeOutputError):
+        return dict(kind="output", message=str(exc))
+    if isinstance(exc, ValueError):
+        return dict(kind="value", message=str(exc))
+    return dict(kind="error", message=str(exc))
+
+
+def error_from_record(record):
+    """The exception :func:`error_record` described."""
+    kind, message = record.get("kind"), record.get("message") or "unknown error"
+    if kind == "command":
+        return ExchangeCommandError(record.get("cmdlet"), record.get("target"), message, command=record.get("command"),
+                                    error_id=record.get("error_id"))
+    if kind == "connection":
+        return ExchangeConnectionError(message, not_started=record.get("not_started", False))
+    if kind == "output":
+        return ExchangeOutputError(message)
+    if kind == "value":
+        return ValueError(message)
+    return ExchangeError(message)
 
 
 # The envelope around a read script: its output, or a JSON error record, between two markers. stdout is switched to
@@ -251,7 +310,8 @@ class ExchangeSession(object):
                  operation_timeout=20, read_timeout=30, shell="remote_session", server_fqdn=None,
                  protocol_factory=None):
         if not host:
-            raise ExchangeConnectionError("exchange_host is required")
+            raise ExchangeConnectionError("exchange_host is required (or run the task over the "
+                                          "mailops.exchange.exchange connection)", not_started=True)
         if shell not in SHELL_MODES:
             raise ValueError("exchange_shell must be one of %s, got %r" % (", ".join(SHELL_MODES), shell))
         if operation_timeout is None or read_timeout is None or operation_timeout < 1 or read_timeout <= operation_timeout:
@@ -321,7 +381,11 @@ class ExchangeSession(object):
         for line in commands:
             if not isinstance(line, str) or not line.strip():
                 raise ValueError("execute() takes non-empty command lines, got %r" % (line,))
-        self._ensure_exchange()
+        try:
+            self._ensure_exchange()
+        except ExchangeConnectionError as exc:  # nothing of this batch was sent yet
+            exc.not_started = True
+            raise
         self._run(_EXECUTE_ENVELOPE, "write commands", commands=commands)
         return None
 
@@ -351,9 +415,11 @@ class ExchangeSession(object):
     def _new_protocol(self):
         if self._protocol_factory is not None:
             return self._protocol_factory(self)
-        if not HAS_WINRM:
-            raise ExchangeConnectionError("the pywinrm Python library is required on the controller: %s"
-                                          % WINRM_IMPORT_ERROR)
+        try:
+            protocol_class = _winrm()["Protocol"]
+        except ImportError as exc:
+            raise ExchangeConnectionError("the pywinrm Python library is required on the controller: %s" % exc,
+                                          not_started=True)
         kwargs = dict(
             endpoint=self.endpoint, transport=self.transport, username=self.username, password=self._password,
             server_cert_validation=self.cert_validation, message_encryption=self.message_encryption,
@@ -362,9 +428,9 @@ class ExchangeSession(object):
         if self.ca_trust_path:
             kwargs["ca_trust_path"] = self.ca_trust_path
         try:
-            return Protocol(**kwargs)
+            return protocol_class(**kwargs)
         except Exception as exc:  # invalid combinations (e.g. kerberos without its library)
-            raise ExchangeConnectionError("cannot set up WinRM to %s: %s" % (self.endpoint, exc))
+            raise ExchangeConnectionError("cannot set up WinRM to %s: %s" % (self.endpoint, exc), not_started=True)
 
     def _ensure_open(self):
         if self.closed:
@@ -476,6 +542,7 @@ class ExchangeSession(object):
         probe = (token + ":PROBE").encode("ascii")
         probe_sent = False
         ends = {(token + ":OK").encode("ascii"): "OK", (token + ":ERR").encode("ascii"): "ERR"}
+        timeout_error = _winrm()["errors"].WinRMOperationTimeoutError
         while True:
             if time.monotonic() > deadline:
                 raise ExchangeConnectionError("no answer from PowerShell on %s within %d seconds while %s"
@@ -484,7 +551,7 @@ class ExchangeSession(object):
                 out, err, code, done = self._call("reading the output of %s" % what, lambda: self._protocol
                                                   .get_command_output_raw(self._shell_id, self._command_id),
                                                   retries=2, timeouts_ok=True)
-            except WinRMOperationTimeoutError:
+            except timeout_error:
                 # Nothing new within the operation timeout. If the script printed something that is not the
                 # envelope, it may have ended without its markers: queue a probe line (it runs only after the
                 # script ends; if its echo arrives before the end marker, the end marker will never come).
@@ -530,23 +597,25 @@ class ExchangeSession(object):
         never reached the server (the connection could not be opened) are retried. Authentication and TLS
         failures never are.
         """
+        errors, requests_exceptions = _winrm()["errors"], _winrm()["requests"]
         attempt = 0
         while True:
             try:
                 return func()
-            except WinRMOperationTimeoutError:
+            except errors.WinRMOperationTimeoutError:
                 if timeouts_ok:
                     raise
                 raise ExchangeConnectionError("WinRM operation timed out on %s while %s (exchange_operation_timeout=%d)"
                                               % (self.endpoint, step, self.operation_timeout))
-            except InvalidCredentialsError as exc:
+            except errors.InvalidCredentialsError as exc:
                 raise ExchangeConnectionError("authentication failed for user %s on %s (%s transport) while %s: %s"
-                                              % (self.username or "(none)", self.endpoint, self.transport, step, exc))
+                                              % (self.username or "(none)", self.endpoint, self.transport, step, exc),
+                                              not_started=True)
             except requests_exceptions.SSLError as exc:
                 raise ExchangeConnectionError(
                     "TLS certificate validation failed for %s while %s: %s. Set exchange_ca_trust_path to the PEM "
                     "bundle of the CA that issued the WinRM certificate (exchange_cert_validation=ignore turns "
-                    "validation off, for labs only)" % (self.endpoint, step, _root_cause(exc)))
+                    "validation off, for labs only)" % (self.endpoint, step, _root_cause(exc)), not_started=True)
             except (requests_exceptions.ConnectionError, requests_exceptions.Timeout) as exc:
                 if attempt < retries and (not unsent_only or _never_sent(exc)):
                     attempt += 1
@@ -558,15 +627,17 @@ class ExchangeSession(object):
                     reason = "connection timed out"
                 else:
                     reason = _root_cause(exc)
-                raise ExchangeConnectionError("cannot reach %s while %s: %s" % (self.endpoint, step, reason))
-            except WSManFaultError as exc:
+                raise ExchangeConnectionError("cannot reach %s while %s: %s" % (self.endpoint, step, reason),
+                                              not_started=_never_sent(exc))
+            except errors.WSManFaultError as exc:
+                # The service answered with a fault: it refused this request, which therefore did nothing.
                 raise ExchangeConnectionError("the WinRM service on %s refused %s: %s (WSMan fault %s%s)" % (
                     self.endpoint, step, (exc.reason or "").strip(), exc.wsman_fault_code,
-                    (", WMI error %s" % exc.wmierror_code) if exc.wmierror_code else ""))
-            except WinRMTransportError as exc:
+                    (", WMI error %s" % exc.wmierror_code) if exc.wmierror_code else ""), not_started=True)
+            except errors.WinRMTransportError as exc:
                 raise ExchangeConnectionError("WinRM request to %s failed while %s: HTTP %s %s" % (
                     self.endpoint, step, exc.code, (exc.response_text or "")[:200]))
-            except WinRMError as exc:
+            except errors.WinRMError as exc:
                 raise ExchangeConnectionError("WinRM error on %s while %s: %s" % (self.endpoint, step, exc))
             except (StopIteration, AssertionError, ET.ParseError) as exc:
                 raise ExchangeConnectionError("malformed WinRM answer from %s while %s: %s"
@@ -575,7 +646,7 @@ class ExchangeSession(object):
 
 def _never_sent(exc):
     """True when a requests exception proves the request never left (no connection could be opened)."""
-    if isinstance(exc, requests_exceptions.ConnectTimeout):
+    if isinstance(exc, _winrm()["requests"].ConnectTimeout):
         return True
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     try:
