@@ -4,7 +4,7 @@
 #
 #   build      ansible-galaxy collection build; the tarball keeps requirements.txt, bindep.txt and
 #              meta/execution-environment.yml and leaves lab state, caches and dev tooling out
-#   install    the tarball into an empty collections path; ansible-doc of every module, filter and role;
+#   install    the tarball into an empty collections path; ansible-doc of every module, connection, filter, role;
 #              ansible-playbook mailops.exchange.site --syntax-check
 #   sanity     ansible-test sanity on the tarball's content in <tmp>/ansible_collections/mailops/exchange
 #   units      ansible-test units there
@@ -136,8 +136,10 @@ step_install() {
   mkdir -p "$INSTALLED"
   (cd "$WORK" && ANSIBLE_COLLECTIONS_PATH="$INSTALLED" ansible-galaxy collection install -p "$INSTALLED" "$TARBALL")
   local installed="$INSTALLED/ansible_collections/mailops/exchange" kind name out count=0
-  for kind in module filter role; do
+  for kind in module connection filter role; do
     case "$kind" in
+      connection) names=$(find "$installed/plugins/connection" -maxdepth 1 -name '*.py' ! -name '__init__.py' \
+                        -printf '%f\n' | sed 's/\.py$//' | sort) ;;
       module) names=$(find "$installed/plugins/modules" -maxdepth 1 -name '*.py' ! -name '__init__.py' \
                         -printf '%f\n' | sed 's/\.py$//' | sort) ;;
       filter) names=$("$PY" -c 'import sys, yaml, glob, os

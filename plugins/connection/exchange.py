@@ -9,8 +9,9 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 name: exchange
 short_description: One Exchange Management Shell per host, kept for the whole play
-version_added: 1.1.0
-author: mailops.exchange contributors
+version_added: "0.2.0"
+author:
+  - mailops.exchange developers (!UNKNOWN)
 description:
   - A persistent connection for Exchange servers. For each host, Ansible starts one C(ansible-connection) process
     on the controller at the host's first Exchange task; it holds one WinRM shell, one PowerShell process and the

@@ -16,8 +16,8 @@ options:
       - Name or address of the Exchange server whose WinRM service the module talks to.
       - The module runs on the Ansible controller (usually C(localhost)) and connects to this host with pywinrm.
       - If not set, the value of the E(EXCHANGE_HOST) environment variable is used.
+      - Required, unless the task runs over the C(mailops.exchange.exchange) connection.
     type: str
-    required: true
   exchange_port:
     description:
       - TCP port of the WinRM service.
@@ -115,4 +115,8 @@ notes:
     C(group/mailops.exchange.exchange) action group.
   - Each run uses one WinRM shell, one PowerShell process and one Exchange-shell load; it reads once,
     compares on the controller and writes at most one batch of commands.
+  - Over the C(mailops.exchange.exchange) connection (C(ansible_connection=mailops.exchange.exchange)) the module
+    instead uses the session that connection keeps for the host during the whole play - one Exchange-shell load per
+    host and play - and the connection's options (the same C(exchange_*) variables) replace these module options,
+    which are then ignored.
 '''
