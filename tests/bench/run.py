@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchkit import metrics, report  # noqa: E402
+from benchkit import metrics, reaper, report  # noqa: E402
 from benchkit.lab import REPO  # noqa: E402
 from benchkit.runner import attach_ratios, baseline_scenario, compare_end_states, site_scenarios  # noqa: E402
 
@@ -62,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
             args.readme.write_text(report.replace_section(args.readme.read_text(), text))
         return 0
     args.work.mkdir(parents=True, exist_ok=True)
+    # Before any process starts: the persistent connections' daemons, double-forked away from ansible-playbook, are
+    # re-parented to this process, which reaps them and counts their CPU (benchkit/reaper.py).
+    subreaper = reaper.become_subreaper()
+    if not subreaper:
+        print("warning: cannot become a child subreaper (Linux prctl): the connection daemons' CPU is not counted",
+              file=sys.stderr)
     scale = None if args.no_latency else args.scale
     results: list[dict] = []
     for count in args.servers:
@@ -78,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     document = {
         "command": command.strip(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "subreaper": subreaper,
         "machine": {"cpus": os.cpu_count(), "loadavg_at_end": os.getloadavg(), "python": platform.python_version()},
         "latency": {"realistic": not args.no_latency, "scale": scale},
         "results": results,

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchkit import reaper
+
 REPO = Path(__file__).resolve().parents[3]
 LAB_ROOT = REPO / "tests" / "lab"
 
@@ -41,6 +43,7 @@ class RunningLab:
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, cwd=str(REPO))
+        reaper.protect(self.process.pid)  # waited for by stop(), never by the adoption of a measured run's orphans
         self.endpoints = self._wait(start_timeout)
 
     def _wait(self, timeout: float) -> dict:
@@ -107,6 +110,7 @@ class RunningLab:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        reaper.unprotect(self.process.pid)
         self._log.close()
 
     def __enter__(self) -> "RunningLab":

@@ -70,6 +70,12 @@ def estimate_unscaled_wall(wall_s: float, per_server: dict[str, dict[str, int]],
     return wall_s + critical * (1.0 / scale - 1.0)
 
 
+def loads_per_host(per_server: dict[str, dict[str, int]]) -> int | None:
+    """Exchange-shell loads of the busiest server in one run: with the persistent connection, loads per host and
+    play (target 1; the run_once tasks all land on the first server, so it is the busiest)."""
+    return max((row.get("exchange_loads", 0) for row in per_server.values()), default=0)
+
+
 def per_task(value: float | None, tasks: int | None) -> float | None:
     if value is None or not tasks:
         return None
@@ -99,8 +105,10 @@ TABLE_COLUMNS = (
     ("shells", "shells", 0),
     ("HTTP", "http_requests", 0),
     ("ctl CPU s", "cpu_s", 1),
+    ("adopted CPU s", "adopted_cpu_s", 1),
     ("mod tasks", "module_tasks", 0),
     ("loads/task", "loads_per_task", 2),
+    ("EMS loads/host", "ems_loads_per_host", 0),
     ("CPU/task s", "cpu_per_task_s", 2),
     ("changed", "changed", 0),
     ("x wall", "ratio_wall_s", 1),
@@ -156,7 +164,9 @@ def check_targets(results: list[dict]) -> list[dict]:
             f"{r.get('exchange_loads')} loads / {r.get('module_tasks')} module tasks (rc={r.get('rc')})")
         cpt = r.get("cpu_per_task_s")
         add(f"{r['name']}: controller CPU per task <= 0.5 s", (cpt is not None and cpt <= 0.5) if ok else False,
-            f"{_fmt(r.get('cpu_s'), 2)} s / {r.get('tasks_executed')} task executions = {_fmt(cpt, 3)} s")
+            f"{_fmt(r.get('cpu_s'), 2)} s / {r.get('tasks_executed')} task executions = {_fmt(cpt, 3)} s"
+            + (f" (of which {_fmt(r.get('adopted_cpu_s'), 2)} s in {r.get('adopted_processes')} adopted processes, "
+               f"{r.get('adopted_daemons')} connection daemon(s))" if r.get("adopted_processes") else ""))
         if r.get("run") == 1:
             base = by_name.get(f"baseline-{r['servers']}")
             if base and base.get("rc") == 0:
@@ -175,6 +185,26 @@ def check_targets(results: list[dict]) -> list[dict]:
             add(f"{r['name']}: 20 servers (forks 20) <= 2x the one-server wall time", (factor is not None and factor <= 2.0) if ok else False,
                 f"{_fmt(r.get('wall_s'), 1)} s vs {_fmt(one.get('wall_s'), 1)} s = {_fmt(factor, 2)}x")
     return checks
+
+
+def adoption_notes(results: Iterable[dict]) -> list[str]:
+    """Lines for the report: daemons the end of the play did not close, runs whose daemons were not counted."""
+    notes = []
+    for r in results:
+        for item in r.get("leftover_daemons") or []:
+            notes.append(f"BUG {r['name']}: process {item.get('pid')} ({item.get('cmdline') or '?'}) still alive "
+                         f"{item.get('timeout_s')} s after ansible-playbook exited; killed")
+        persistent = r.get("kind") == "site" and str(r.get("ansible_connection") or "").endswith("exchange.exchange")
+        if r.get("kind") == "site" and "ansible_connection" in r and not persistent:
+            notes.append(f"{r['name']}: ran with ansible_connection={r.get('ansible_connection')!r}, not the persistent "
+                         "mailops.exchange.exchange")
+        if r.get("subreaper") is False and persistent:
+            notes.append(f"{r['name']}: the harness could not become a child subreaper: the connection daemons' CPU "
+                         "is NOT counted in 'ctl CPU s'")
+        elif persistent and r.get("rc") == 0 and r.get("adopted_daemons") != r.get("servers"):
+            notes.append(f"{r['name']}: {r.get('adopted_daemons')} connection daemon(s) for {r.get('servers')} "
+                         "host(s) (expected one per host and play)")
+    return notes
 
 
 def format_targets(checks: list[dict]) -> str:

@@ -23,11 +23,16 @@ def render(document: dict) -> str:
         metrics.format_table(document.get("results") or []),
         "",
         "x columns: baseline / scenario on the same number of servers (higher is better); 'est. wall s @1.0' adds the",
-        "busiest server's injected latency at scale 1.0 to the measured wall time (an estimate).",
+        "busiest server's injected latency at scale 1.0 to the measured wall time (an estimate). 'ctl CPU s' includes",
+        "'adopted CPU s': processes re-parented to the harness (the persistent connections' daemons) and reaped by it.",
+        "'EMS loads/host': Exchange-shell loads of the busiest server (with the persistent connection: per host and play).",
         "",
         "Targets:",
         metrics.format_targets(document.get("targets") or []),
     ]
+    notes = metrics.adoption_notes(document.get("results") or [])
+    if notes:
+        lines += ["", "Notes:"] + [f"- {n}" for n in notes]
     same = document.get("same_end_state") or {}
     if same:
         lines += ["", "Same organisation after site.yml as after the baseline (generated GUIDs, keys, thumbprints aside): "

@@ -10,28 +10,44 @@ import sys
 import time
 from pathlib import Path
 
-from benchkit import metrics
+from benchkit import metrics, reaper
 from benchkit.lab import REPO, RunningLab, server_names
-from benchkit.organisation import load_organisation, organisation_to_json, write_inventory
+from benchkit.organisation import inventory_connection, load_organisation, organisation_to_json, write_inventory
 
 BENCH_ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def run_measured(args: list[str], env: dict, log_path: Path, cwd: Path = REPO) -> tuple[int, float, float]:
-    """Run ``args`` to completion: (exit code, wall seconds, user+system CPU seconds of it and its descendants).
+ADOPTION_TIMEOUT_S = 30.0
+
+
+def run_measured(args: list[str], env: dict, log_path: Path, cwd: Path = REPO,
+                 adoption_timeout: float = ADOPTION_TIMEOUT_S) -> tuple[int, float, float, dict]:
+    """Run ``args`` to completion: (exit code, wall seconds, controller CPU seconds, adoption details).
 
     ``os.wait4`` gives the CPU time of exactly this child (including the forks and workers it reaped), not of the
-    lab, which is another child of this process and is still running.
+    lab, which is another child of this process and is still running. The persistent connections' daemons are
+    double-forked away from it: with the harness a child subreaper (``reaper.become_subreaper``, run.py) they are
+    re-parented to the harness, which waits up to ``adoption_timeout`` s after the run for every process adopted
+    during it, reaps them and adds their CPU (kept apart in the details as ``adopted_cpu_s``); what is still alive
+    then is killed and listed in ``leftover_daemons``. The CPU returned is the tree's plus the adopted processes'.
     """
     with open(log_path, "wb") as log:
         started = time.monotonic()
         process = subprocess.Popen(args, env=env, cwd=str(cwd), stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL)
-        _pid, status, usage = os.wait4(process.pid, 0)
+        adopter = reaper.Adopter(process.pid) if reaper.is_subreaper() else None
+        status, usage = reaper.wait_measured(process, adopter)
         wall = time.monotonic() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, wall, usage.ru_utime + usage.ru_stime
+    tree_cpu = usage.ru_utime + usage.ru_stime
+    if adopter is None:
+        adoption = {"subreaper": False, "adopted_processes": None, "adopted_daemons": None, "adopted_cpu_s": None,
+                    "adopted_daemon_cpu_s": None, "leftover_daemons": [], "adopted": []}
+    else:
+        adoption = {"subreaper": True, **adopter.drain(adoption_timeout)}
+    adoption["cpu_tree_s"] = round(tree_cpu, 3)
+    return process.returncode, wall, tree_cpu + (adoption["adopted_cpu_s"] or 0.0), adoption
 
 
 def _finish(result: dict, lab: RunningLab, before: dict, lab_cpu_before: float | None) -> dict:
@@ -47,6 +63,8 @@ def _finish(result: dict, lab: RunningLab, before: dict, lab_cpu_before: float |
     lab_cpu = lab.cpu_seconds()
     result["lab_cpu_s"] = None if lab_cpu is None or lab_cpu_before is None else round(lab_cpu - lab_cpu_before, 2)
     result["loads_per_task"] = metrics.per_task(result.get("exchange_loads"), result.get("module_tasks"))
+    # With the persistent connection the figure that matters: Exchange-shell loads per host and play (target 1).
+    result["ems_loads_per_host"] = metrics.loads_per_host(delta["servers"])
     result["cpu_per_task_s"] = metrics.per_task(result.get("cpu_s"), result.get("tasks_executed"))
     return result
 
@@ -62,12 +80,14 @@ def baseline_scenario(count: int, work: Path, scale: float | None, version: str,
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH_ROOT), env.get("PYTHONPATH")]))
         before, lab_cpu = lab.counters(), lab.cpu_seconds()
-        rc, wall, cpu = run_measured([sys.executable, "-m", "benchkit.baseline", "--state", str(state), "--org", str(org_file),
-                                      "--out", str(out)], env, state / "bench-baseline.log")
+        rc, wall, cpu, adoption = run_measured([sys.executable, "-m", "benchkit.baseline", "--state", str(state),
+                                                "--org", str(org_file), "--out", str(out)], env,
+                                               state / "bench-baseline.log")
         detail = json.loads(out.read_text()) if out.exists() else {"errors": ["no result written"], "log": []}
         result = {"name": f"baseline-{count}", "kind": "baseline", "run": 1, "servers": count, "forks": count, "rc": rc,
                   "wall_s": wall, "cpu_s": cpu, "module_tasks": detail.get("run_ps"), "tasks_executed": detail.get("run_ps"),
                   "changed": detail.get("writes"), "errors": detail.get("errors"), "log": str(state / "bench-baseline.log")}
+        result.update(adoption)
         return _finish(result, lab, before, lab_cpu)
 
 
@@ -103,6 +123,10 @@ def site_scenarios(count: int, work: Path, scale: float | None, version: str, re
     results = []
     with RunningLab(state, servers, version=version, latency_scale=scale, realistic=realistic) as lab:
         inventory = write_inventory(state / "inventory", servers)
+        connection = inventory_connection(inventory)
+        if not str(connection or "").endswith("exchange.exchange"):
+            print(f"warning: the generated inventory's Mailbox servers use ansible_connection={connection!r}, not the "
+                  "persistent mailops.exchange.exchange (see inventory/lab/group_vars)", file=sys.stderr, flush=True)
         env = dict(os.environ)
         env.update({
             "MAILOPS_LAB_STATE": str(state), "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
@@ -119,9 +143,10 @@ def site_scenarios(count: int, work: Path, scale: float | None, version: str, re
             digest_before = lab.state_digest() if run == 2 else None
             before, lab_cpu = lab.counters(), lab.cpu_seconds()
             log = state / f"bench-run{run}.log"
-            rc, wall, cpu = run_measured(command, env, log)
+            rc, wall, cpu, adoption = run_measured(command, env, log)
             result = {"name": f"site-{count}-run{run}", "kind": "site", "run": run, "servers": count, "forks": count,
-                      "rc": rc, "wall_s": wall, "cpu_s": cpu, "log": str(log)}
+                      "rc": rc, "wall_s": wall, "cpu_s": cpu, "log": str(log), "ansible_connection": connection}
+            result.update(adoption)
             result.update(summarise_record(record))
             _finish(result, lab, before, lab_cpu)
             if run == 2:
