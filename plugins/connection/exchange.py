@@ -233,6 +233,7 @@ class Connection(NetworkConnectionBase):
         super(Connection, self).__init__(play_context, *args, **kwargs)
         self._exchange = None
         self._exchange_settings = None
+        self._warned_settings = None
 
     def _connect(self):
         # Nothing is opened up front: the Exchange session opens at the first module request.
@@ -271,29 +272,38 @@ class Connection(NetworkConnectionBase):
             # user): a session is never reused across settings.
             self._drop_exchange()
         reused = self._exchange is not None
-        try:
-            return getattr(self._session(settings), operation)(argument)
-        except (ExchangeConnectionError, ExchangeOutputError, ExchangeCommandError) as exc:
-            broken = isinstance(exc, ExchangeCommandError) and bool(_BROKEN_RUNSPACE.search(
-                "%s %s" % (exc.error_id or "", exc.message)))
-            if isinstance(exc, ExchangeCommandError) and not broken:
-                raise  # Exchange refused a cmdlet: the session itself is fine
-            self._drop_exchange()
-            retry = reused and (
-                (operation == "query" and not isinstance(exc, ExchangeOutputError))
-                or getattr(exc, "not_started", False))
-            if not retry:
-                raise
-            self.queue_message("vvv", "mailops.exchange: the session to %s was dropped (%s); opening a new one and "
-                                      "sending the %s again" % (settings.get("exchange_host"), exc, operation))
-            return getattr(self._session(settings), operation)(argument)
+        for attempt in (1, 2):
+            try:
+                return getattr(self._session(settings), operation)(argument)
+            except (ExchangeConnectionError, ExchangeOutputError, ExchangeCommandError) as exc:
+                broken = isinstance(exc, ExchangeCommandError) and bool(_BROKEN_RUNSPACE.search(
+                    "%s %s" % (exc.error_id or "", exc.message)))
+                if isinstance(exc, ExchangeCommandError) and not broken:
+                    raise  # Exchange refused a cmdlet: the session itself is fine
+                # The session is unusable (or its state unknown): never hand it to the next task.
+                self._drop_exchange()
+                retry = attempt == 1 and reused and (
+                    (operation == "query" and not isinstance(exc, ExchangeOutputError))
+                    or getattr(exc, "not_started", False))
+                if not retry:
+                    raise
+                self.queue_message("vvv", "mailops.exchange: the session to %s was dropped (%s); opening a new one "
+                                          "and sending the %s again" % (settings.get("exchange_host"), exc, operation))
+
+    def set_options(self, task_keys=None, var_options=None, direct=None):
+        super(Connection, self).set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        # ansible-connection calls this at every task of the host and hands the queued messages to the task right
+        # after, so the warnings about the settings show at the first task that uses them (once per settings).
+        settings = self._settings()
+        if settings != self._warned_settings:
+            self._warned_settings = settings
+            for warning in insecure_settings_warnings(settings):
+                self.queue_message("warning", warning)
 
     def _session(self, settings):
         if self._exchange is None:
             self._exchange = ExchangeSession.from_params(settings)
             self._exchange_settings = settings
-            for warning in insecure_settings_warnings(settings):
-                self.queue_message("warning", warning)
         return self._exchange
 
     def _drop_exchange(self):

@@ -68,10 +68,11 @@ class PersistentExchangeSession(object):
                     "the task's persistent connection is not mailops.exchange.exchange (%s has no %s); set "
                     "ansible_connection to mailops.exchange.exchange or local for Exchange hosts"
                     % (self.socket_path, method), not_started=True)
-            # "Unable to connect to socket": the request never left, so even a write may be sent again.
+            # No process listens on the socket (it is gone or refuses): the request never left, so even a write could
+            # be sent again. Any other failure may have happened after the request was sent.
+            never_sent = isinstance(exc.__cause__, (FileNotFoundError, ConnectionRefusedError))
             raise ExchangeConnectionError("the mailops.exchange.exchange connection process failed (%s): %s"
-                                          % (self.socket_path, exc),
-                                          not_started=str(exc).startswith("Unable to connect to socket"))
+                                          % (self.socket_path, exc), not_started=never_sent)
         try:
             answer = json.loads(answer)
         except (TypeError, ValueError):

@@ -27,7 +27,7 @@ from labtools import Lab, write_commands
 
 pytestmark = pytest.mark.slow
 
-RESET = {"receive_timeouts": 0, "unauthorized": 0, "drop_connections": 0, "corrupt_output": 0, "shell_quota": 5,
+RESET = {"receive_timeouts": 0, "unauthorized": 0, "drop_connections": 0, "expire_shells": 0, "corrupt_output": 0, "shell_quota": 5,
          "cmdlet_failures": [], "exchange_load_latency": 0.0, "ps_start_latency": 0.0, "latency_scale": 1.0}
 
 

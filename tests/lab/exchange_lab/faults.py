@@ -9,6 +9,8 @@
       "receive_timeouts": 2,          # the next 2 Receive requests answer HTTP 500 w:TimedOut (code 2150858793)
       "unauthorized": 1,              # the next request answers 401
       "drop_connections": 1,          # the next request's connection is closed without an answer
+      "expire_shells": 1,             # the next request finds every open shell of its server gone (shell
+                                      # IdleTimeout, WinRM service restart): an old ShellId is w:InvalidSelectors
       "shell_quota": 5,               # concurrent shells per user
       "cmdlet_failures": [            # a named cmdlet fails for a named identity (fnmatch pattern, any if omitted)
         {"cmdlet": "Set-OwaVirtualDirectory", "identity": "EX01\\\\owa*", "message": "An IIS error occurred."}
@@ -37,11 +39,12 @@ DEFAULTS: dict[str, Any] = {
     "receive_timeouts": 0,
     "unauthorized": 0,
     "drop_connections": 0,
+    "expire_shells": 0,
     "shell_quota": 5,
     "cmdlet_failures": [],
     "corrupt_output": 0,
 }
-COUNTED = ("receive_timeouts", "unauthorized", "drop_connections", "corrupt_output")
+COUNTED = ("receive_timeouts", "unauthorized", "drop_connections", "expire_shells", "corrupt_output")
 REALISTIC = {"ps_start_latency": 0.5, "exchange_load_latency": 4.0}
 
 

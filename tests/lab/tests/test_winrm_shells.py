@@ -197,6 +197,38 @@ def test_injected_dropped_connection(winrm_lab):
     assert session(winrm_lab, "http", "ntlm").run_cmd("echo", ["again"]).std_out == b"again\r\n"
 
 
+def test_injected_expire_shells_forgets_every_open_shell(winrm_lab):
+    """expire_shells: the next request finds every shell of its server gone; old ShellIds are invalid selectors."""
+    client = protocol(winrm_lab, "https", "basic")  # one request per call (no NTLM handshake to consume the fault)
+    first = client.open_shell()
+    command_id = client.run_command(first, "cat")
+    second = client.open_shell()
+    processes = list(winrm_lab.processes.started)
+    elsewhere = protocol(winrm_lab, "https", "basic", server="EX02")
+    other_server_shell = elsewhere.open_shell()
+    assert winrm_lab.lab.services["EX01"].shells.count() == 2
+    winrm_lab.context.faults.update({"expire_shells": 1})
+
+    # The very request that consumes the fault already finds the shell gone (Send on the old ShellId).
+    with pytest.raises(WSManFaultError) as fault:
+        client.send_command_input(first, command_id, b"lost\r\n")
+    assert (fault.value.wsman_fault_code, fault.value.fault_subcode) == (2150858843, "w:InvalidSelectors")
+    assert winrm_lab.context.faults.get("expire_shells") == 0
+    assert winrm_lab.lab.services["EX01"].shells.count() == 0
+    assert all(process.terminated for process in processes)
+    for call in (lambda: client.get_command_output_raw(first, command_id), lambda: client.close_shell(second)):
+        with pytest.raises(WSManFaultError) as fault:
+            call()
+        assert fault.value.wsman_fault_code == 2150858843
+    expired = [line for line in http_lines(winrm_lab) if line.get("fault") == "expire_shells"]
+    assert [(line["server"], line["expired_shells"], line["action"]) for line in expired] == [("EX01", 2, "Send")]
+
+    # Counted: consumed once. Another server's shells were not touched, and new shells work as before.
+    assert winrm_lab.lab.services["EX02"].shells.count() == 1
+    elsewhere.close_shell(other_server_shell)
+    assert session(winrm_lab, "https", "ntlm").run_cmd("echo", ["again"]).std_out == b"again\r\n"
+
+
 def test_injected_receive_timeouts_are_retried_by_pywinrm(winrm_lab):
     winrm_lab.context.faults.update({"receive_timeouts": 2})
     result = session(winrm_lab, "http", "ntlm").run_cmd("echo", ["patient"])

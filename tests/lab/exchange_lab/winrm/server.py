@@ -304,6 +304,11 @@ class WSManHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.path.split("?", 1)[0].lower() != "/wsman":
             return None, 404, b"", None, []
+        if lab.faults.take("expire_shells"):
+            # As after the shells' IdleTimeout or a WinRM service restart: every shell of this server is gone before
+            # the request is served, so a request naming one of them gets w:InvalidSelectors like an unknown shell.
+            details["fault"] = "expire_shells"
+            details["expired_shells"] = self.server.service.shells.close_all()
         if lab.faults.take("drop_connections"):
             details["fault"] = "drop_connections"
             self.close_connection = True

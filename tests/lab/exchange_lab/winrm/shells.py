@@ -125,8 +125,10 @@ class ShellTable:
         with self._lock:
             return sum(1 for shell in self._shells.values() if owner is None or shell.owner.casefold() == owner.casefold())
 
-    def close_all(self) -> None:
+    def close_all(self) -> int:
+        """Terminate and forget every shell (service stop, or the ``expire_shells`` fault); returns how many."""
         with self._lock:
             shells, self._shells = list(self._shells.values()), {}
         for shell in shells:
             shell.terminate_all()
+        return len(shells)
