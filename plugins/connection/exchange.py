@@ -162,9 +162,10 @@ options:
   persistent_command_timeout:
     description:
       - Seconds one request (one module's read or write batch, the Exchange-shell load included) may take before
-        the connection process gives up and exits.
+        the connection process gives up and exits. Longer than the session's own limit of 900 seconds per script, so
+        that a script that hangs is reported by the session, naming what it was doing.
     type: int
-    default: 900
+    default: 1200
     ini:
       - section: persistent_connection
         key: command_timeout

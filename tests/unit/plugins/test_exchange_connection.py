@@ -477,7 +477,7 @@ def test_persistent_session_reset_during_the_answer_may_have_run(rpc):
 
 
 def test_persistent_session_connection_process_died(rpc):
-    rpc.answers = [RpcConnectionError("command timeout triggered, timeout value is 900 secs", code=-32603)]
+    rpc.answers = [RpcConnectionError("command timeout triggered, timeout value is 1200 secs", code=-32603)]
     with pytest.raises(ExchangeConnectionError) as raised:
         ps.PersistentExchangeSession("/pc/socket").execute(["Set-X"])
     assert raised.value.not_started is False  # the write may have run
