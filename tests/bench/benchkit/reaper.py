@@ -28,6 +28,7 @@ _SUBREAPER = False
 
 # An adopted process is a persistent-connection daemon when its command line names ansible's stub.
 DAEMON_MARKERS = ("ansible_connection_cli_stub", "ansible-connection")
+DAEMON_MIN_LIFETIME_S = 1.0
 
 
 def become_subreaper() -> bool:
@@ -135,9 +136,12 @@ class Adopter:
 
     def _record(self, pid: int, status: int, usage, killed: bool) -> None:
         info = self.seen.pop(pid, {"cmdline": "", "daemon": False, "first_seen_s": None})
-        self.reaped.append({"pid": pid, "cmdline": info["cmdline"], "daemon": info["daemon"], "killed": killed,
-                            "first_seen_s": info["first_seen_s"],
-                            "reaped_s": round(time.monotonic() - self.started, 2),
+        reaped_s = round(time.monotonic() - self.started, 2)
+        # The second intermediate fork looks like the daemon (same command line, same session) but exits within
+        # milliseconds; the daemon lives until the end of the play.
+        lived = info["first_seen_s"] is not None and reaped_s - info["first_seen_s"] >= DAEMON_MIN_LIFETIME_S
+        self.reaped.append({"pid": pid, "cmdline": info["cmdline"], "daemon": info["daemon"] and lived,
+                            "killed": killed, "first_seen_s": info["first_seen_s"], "reaped_s": reaped_s,
                             "exit": os.waitstatus_to_exitcode(status),
                             "cpu_s": usage.ru_utime + usage.ru_stime})
 
