@@ -13,24 +13,28 @@ version_added: "0.2.0"
 author:
   - mailops.exchange developers (!UNKNOWN)
 description:
-  - A persistent connection for Exchange servers. For each host, Ansible starts one C(ansible-connection) process
-    on the controller at the host's first Exchange task; it holds one WinRM shell, one PowerShell process and the
-    Exchange Management Shell, loaded once, until the end of the play (or a C(reset_connection) meta task).
-  - The modules of this collection send their scripts to that process through its socket instead of opening a
+  - A connection for Exchange servers that keeps, for each host, one WinRM shell with one PowerShell process and
+    the Exchange Management Shell loaded once, for the whole play, in a session broker process on the controller.
+  - The modules of this collection send their scripts to that broker through its socket instead of opening a
     session of their own, so a play loads the Exchange shell once per host instead of once per task.
   - Every module still runs on the controller, as with the C(local) connection; other modules (C(assert),
     C(command), C(mailops.exchange.exchange_validate)) behave exactly as they do with C(local).
   - The options are those of the modules' C(exchange_*) options and read the same variables, so an inventory that
     sets C(exchange_host), C(exchange_username), ... only needs C(ansible_connection=mailops.exchange.exchange).
     The modules' own C(exchange_*) options are ignored over this connection.
+  - "The broker is started at the host's first module task and ends at the end of the play (Ansible resets every
+    connection socket its tasks used, as for its own persistent connections), at a C(reset_connection) meta task,
+    when the ansible-playbook process is gone, or after O(session_idle_timeout) idle seconds; it then deletes its
+    WinRM shell. A change of any connection setting gets a session of its own."
   - "Recovery: when the session has been dropped on the server side (the WinRM shell expired, PowerShell or the
     Exchange runspace ended), a read is repeated once on a new session; write commands are sent again only when
     the failure proves that they never started. Otherwise the task fails and says so; running it again converges."
 notes:
-  - The password reaches the connection process as a connection option, never as a module argument. The socket
-    lives in the persistent-connection directory (C(~/.ansible/pc), mode 0700) and is keyed by host, port, user and
-    the ansible-playbook process, so hosts and runs never share a session.
-  - Keep O(persistent_log_messages) off; Ansible logs every request unredacted when it is on.
+  - The password reaches the broker on a pipe, never on a command line or as a module argument. Its socket lives in
+    the persistent-connection directory (C(~/.ansible/pc), mode 0700) with mode 0600 and is named after a hash of
+    every connection setting and the ansible-playbook process, so hosts, accounts and runs never share a session.
+  - Unlike C(ansible.netcommon)-style persistent connections, no C(ansible-connection) helper runs per task; the
+    broker costs one Python start per host and play, nothing per task.
 requirements:
   - pywinrm >= 0.5.0 (on the controller)
 options:
@@ -146,46 +150,26 @@ options:
       - name: EXCHANGE_SERVER_FQDN
     vars:
       - name: exchange_server_fqdn
-  persistent_connect_timeout:
+  session_idle_timeout:
     description:
-      - Seconds the connection process waits, idle, for the host's next task before it closes the session and
-        exits (the next task then starts a new one). At the end of the play it is closed anyway.
+      - Seconds the session broker waits, idle, for the host's next task before it closes the session and exits
+        (the next task then starts a new one). At the end of the play it is closed anyway.
     type: int
     default: 300
-    ini:
-      - section: persistent_connection
-        key: connect_timeout
     env:
-      - name: ANSIBLE_PERSISTENT_CONNECT_TIMEOUT
+      - name: EXCHANGE_SESSION_IDLE_TIMEOUT
     vars:
-      - name: ansible_connect_timeout
-  persistent_command_timeout:
+      - name: exchange_session_idle_timeout
+  pipelining:
     description:
-      - Seconds one request (one module's read or write batch, the Exchange-shell load included) may take before
-        the connection process gives up and exits. Longer than the session's own limit of 900 seconds per script, so
-        that a script that hangs is reported by the session, naming what it was doing.
-    type: int
-    default: 1200
-    ini:
-      - section: persistent_connection
-        key: command_timeout
-    env:
-      - name: ANSIBLE_PERSISTENT_COMMAND_TIMEOUT
-    vars:
-      - name: ansible_command_timeout
-  persistent_log_messages:
-    description:
-      - Log every request and answer of the connection process to the Ansible log. B(Unredacted); for debugging
-        only.
+      - Pipe the module to the Python that runs it on the controller instead of writing it to a temporary file
+        (as the C(local) connection does with pipelining).
     type: boolean
-    default: false
-    ini:
-      - section: persistent_connection
-        key: log_messages
+    default: true
     env:
-      - name: ANSIBLE_PERSISTENT_LOG_MESSAGES
+      - name: ANSIBLE_PIPELINING
     vars:
-      - name: ansible_persistent_log_messages
+      - name: ansible_pipelining
 '''
 
 EXAMPLES = r'''
@@ -201,113 +185,116 @@ exchange_password: "{{ vault_exchange_password }}"
 #   gather_facts: false
 #   tasks:
 #     - mailops.exchange.exchange_info:
-#         gather: [vdirs]
+#         gather: [client_access]
 #     - mailops.exchange.exchange_vdir_url:
 #         server: "{{ inventory_hostname }}"
-#         vdirs: {owa: {external_url: https://mail.contoso.com/owa}}
+#         urls: {owa: {external_url: https://mail.contoso.com/owa}}
 #     - ansible.builtin.meta: reset_connection   # a fresh session for the next tasks, if ever needed
 '''
 
-import json
-import re
+import os
 
-from ansible.plugins.connection import NetworkConnectionBase
+from ansible import constants as C
+from ansible.errors import AnsibleConnectionFailure
+from ansible.module_utils.connection import Connection as RpcConnection
+from ansible.module_utils.connection import ConnectionError as RpcConnectionError
+from ansible.plugins.connection import ConnectionBase
+from ansible.plugins.loader import connection_loader
+from ansible.utils.display import Display
+from ansible.utils.path import unfrackpath
 
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import (
-    CONNECTION_ARGUMENT_SPEC, ExchangeCommandError, ExchangeConnectionError, ExchangeError, ExchangeOutputError,
-    ExchangeSession, error_record, insecure_settings_warnings,
+    CONNECTION_ARGUMENT_SPEC, insecure_settings_warnings,
 )
+from ansible_collections.mailops.exchange.plugins.plugin_utils import exchange_broker
 
-# Implicit-remoting proxies of a Microsoft.Exchange session whose runspace has ended fail like this: the cmdlet
-# never ran, the session is unusable.
-_BROKEN_RUNSPACE = re.compile(r"PSRemotingTransportException|session state is Broken|runspace .* (closed|broken)",
-                              re.IGNORECASE)
+display = Display()
 
 
-class Connection(NetworkConnectionBase):
-    """The persistent side: one ExchangeSession per host, reached by modules over JSON-RPC."""
+class Connection(ConnectionBase):
+    """Runs modules on the controller (through a local connection) and hands them the host's session broker."""
 
     transport = "mailops.exchange.exchange"
     has_pipelining = True
+    # Like the local connection: module files, temporary directories and interpreters are the controller's.
+    _remote_is_local = True
 
     def __init__(self, play_context, *args, **kwargs):
         super(Connection, self).__init__(play_context, *args, **kwargs)
-        self._exchange = None
-        self._exchange_settings = None
-        self._warned_settings = None
+        self._playbook_pid = kwargs.get("ansible_playbook_pid")
+        self._local = connection_loader.get("local", play_context, "/dev/null")
+        self._local.set_options()
 
-    def _connect(self):
-        # Nothing is opened up front: the Exchange session opens at the first module request.
-        self._connected = True
-        return self
+    # -- the session broker -----------------------------------------------------------------------------------
 
-    # -- JSON-RPC methods (plugins/module_utils/persistent_session.py calls them) -----------------------------
-
-    def exchange_query(self, script):
-        """Run a read script on the host's session; answer ``{"value": <parsed JSON>}`` or ``{"error": {...}}``."""
-        return self._answer("query", script)
-
-    def exchange_execute(self, commands):
-        """Run write command lines on the host's session; answer ``{"value": null}`` or ``{"error": {...}}``."""
-        return self._answer("execute", list(commands or []))
-
-    def close(self):
-        self._drop_exchange()
-        super(Connection, self).close()
-
-    # -- internals -------------------------------------------------------------------------------------------
-
-    def _answer(self, operation, argument):
-        try:
-            return json.dumps({"value": self._run(operation, argument)})
-        except (ExchangeError, ValueError) as exc:
-            return json.dumps({"error": error_record(exc)})
+    @property
+    def socket_path(self):
+        """The socket of this host's session broker, started on first use (Ansible passes it to every module)."""
+        if self._socket_path is None:
+            self._socket_path = self._ensure_broker()
+        return self._socket_path
 
     def _settings(self):
         return dict((name, self.get_option(name)) for name in CONNECTION_ARGUMENT_SPEC)
 
-    def _run(self, operation, argument):
-        settings = self._settings()
-        if self._exchange is not None and settings != self._exchange_settings:
-            # Another endpoint or account reached this socket (two inventory hosts with the same address, port and
-            # user): a session is never reused across settings.
-            self._drop_exchange()
-        reused = self._exchange is not None
-        for attempt in (1, 2):
+    def _broker_path(self):
+        directory = unfrackpath(C.PERSISTENT_CONTROL_PATH_DIR)
+        return exchange_broker.socket_path(directory, self._settings(), self._playbook_pid or os.getppid())
+
+    def _ensure_broker(self):
+        import fcntl
+        from ansible.utils.collection_loader import AnsibleCollectionConfig
+
+        path = self._broker_path()
+        directory = os.path.dirname(path)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o700)
+        # Two forks may reach the same broker at once (two inventory hosts with the same settings): one starts it.
+        with open(path + ".lock", "a") as lock:
+            fcntl.lockf(lock, fcntl.LOCK_EX)
             try:
-                return getattr(self._session(settings), operation)(argument)
-            except (ExchangeConnectionError, ExchangeOutputError, ExchangeCommandError) as exc:
-                broken = isinstance(exc, ExchangeCommandError) and bool(_BROKEN_RUNSPACE.search(
-                    "%s %s" % (exc.error_id or "", exc.message)))
-                if isinstance(exc, ExchangeCommandError) and not broken:
-                    raise  # Exchange refused a cmdlet: the session itself is fine
-                # The session is unusable (or its state unknown): never hand it to the next task.
-                self._drop_exchange()
-                retry = attempt == 1 and reused and (
-                    (operation == "query" and not isinstance(exc, ExchangeOutputError))
-                    or getattr(exc, "not_started", False))
-                if not retry:
-                    raise
-                self.queue_message("vvv", "mailops.exchange: the session to %s was dropped (%s); opening a new one "
-                                          "and sending the %s again" % (settings.get("exchange_host"), exc, operation))
+                if exchange_broker.is_listening(path):
+                    return path
+                settings = self._settings()
+                for warning in insecure_settings_warnings(settings):
+                    display.warning(warning)
+                display.vvv("starting the Exchange session broker %s" % path, host=settings.get("exchange_host"))
+                try:
+                    exchange_broker.start(path, settings, self._playbook_pid or os.getppid(),
+                                          self.get_option("session_idle_timeout"),
+                                          AnsibleCollectionConfig.collection_paths)
+                except (RuntimeError, OSError) as exc:
+                    raise AnsibleConnectionFailure("cannot start the Exchange session broker for %s: %s"
+                                                   % (settings.get("exchange_host"), exc))
+                return path
+            finally:
+                fcntl.lockf(lock, fcntl.LOCK_UN)
 
-    def set_options(self, task_keys=None, var_options=None, direct=None):
-        super(Connection, self).set_options(task_keys=task_keys, var_options=var_options, direct=direct)
-        # ansible-connection calls this at every task of the host and hands the queued messages to the task right
-        # after, so the warnings about the settings show at the first task that uses them (once per settings).
-        settings = self._settings()
-        if settings != self._warned_settings:
-            self._warned_settings = settings
-            for warning in insecure_settings_warnings(settings):
-                self.queue_message("warning", warning)
+    def reset(self):
+        """``meta: reset_connection``: end the host's session (the next Exchange task opens a new one)."""
+        path = self._broker_path()
+        if exchange_broker.is_listening(path):
+            try:
+                RpcConnection(path).reset()
+            except RpcConnectionError as exc:
+                display.vvv("resetting the Exchange session broker %s: %s" % (path, exc))
+        self._socket_path = None
 
-    def _session(self, settings):
-        if self._exchange is None:
-            self._exchange = ExchangeSession.from_params(settings)
-            self._exchange_settings = settings
-        return self._exchange
+    # -- running modules: the controller's local connection -----------------------------------------------------
 
-    def _drop_exchange(self):
-        session, self._exchange, self._exchange_settings = self._exchange, None, None
-        if session is not None:
-            session.close()
+    def _connect(self):
+        self._connected = True
+        return self
+
+    def exec_command(self, cmd, in_data=None, sudoable=True):
+        return self._local.exec_command(cmd, in_data=in_data, sudoable=sudoable)
+
+    def put_file(self, in_path, out_path):
+        return self._local.put_file(in_path, out_path)
+
+    def fetch_file(self, in_path, out_path):
+        return self._local.fetch_file(in_path, out_path)
+
+    def close(self):
+        # The worker's handle only; the broker lives on until the end of the play.
+        self._connected = False

@@ -145,6 +145,8 @@ class ExchangeModule(object):
     def close(self):
         if self._session is not None:
             session, self._session = self._session, None
+            for notice in getattr(session, "notices", None) or []:
+                self.ansible.warn(notice)
             session.close()
 
     # -- helpers ------------------------------------------------------------------------------------------

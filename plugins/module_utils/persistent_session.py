@@ -3,9 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The module's side of the ``mailops.exchange.exchange`` connection.
 
-When a task runs over that connection, Ansible starts (once per host and play) an ``ansible-connection`` process
-that holds the connection plugin and, in it, one :class:`ExchangeSession`: one WinRM shell, one PowerShell process,
-the Exchange shell loaded once. The module reaches it through the socket Ansible passes as ``_ansible_socket``.
+When a task runs over that connection, the connection starts (once per host and play) a session broker
+(``plugins/plugin_utils/exchange_broker.py``) that holds one :class:`ExchangeSession`: one WinRM shell, one
+PowerShell process, the Exchange shell loaded once. The module reaches it through the socket Ansible passes as
+``_ansible_socket``.
 :class:`PersistentExchangeSession` has the same ``query``/``execute``/``close`` as :class:`ExchangeSession`, so a
 module does not know which one it has. Answers travel as JSON text (never pickled); failures come back as the same
 exception classes, with the same fields, as a direct session raises.
@@ -37,6 +38,8 @@ class PersistentExchangeSession(object):
     def __init__(self, socket_path):
         self.socket_path = socket_path
         self._connection = Connection(socket_path)
+        #: What the broker reports besides the answer (a dropped session re-opened); the module warns with them.
+        self.notices = []
 
     @classmethod
     def for_socket(cls, socket_path):
@@ -78,6 +81,7 @@ class PersistentExchangeSession(object):
         except (TypeError, ValueError):
             raise ExchangeOutputError("the mailops.exchange.exchange connection answered %s with something that "
                                       "is not its JSON: %r" % (method, str(answer)[:200]))
+        self.notices.extend(answer.get("notices") or [])
         if answer.get("error"):
             raise error_from_record(answer["error"])
         return answer.get("value")

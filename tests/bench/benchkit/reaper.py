@@ -1,8 +1,9 @@
-"""Count the CPU of the processes a measured run leaves behind (the persistent connections' daemons).
+"""Count the CPU of the processes a measured run leaves behind (the session brokers of the connection).
 
-``ansible-connection`` (ansible's ``ansible_connection_cli_stub.py``) starts one daemon per host with a double fork
-(``ansible.module_utils.service.fork_process``): the daemon is re-parented away from ansible-playbook, so
-``os.wait4(ansible-playbook)`` never includes its CPU. The harness makes itself a *child subreaper*
+The ``mailops.exchange.exchange`` connection starts one session broker per host and play
+(``plugins/plugin_utils/exchange_broker.py``) from the task's worker process; when the worker exits, the broker is
+re-parented away from ansible-playbook, so ``os.wait4(ansible-playbook)`` never includes its CPU (the same holds for
+ansible-connection's double-forked daemons). The harness makes itself a *child subreaper*
 (``prctl(PR_SET_CHILD_SUBREAPER)``, Linux): every orphaned descendant of a measured run is then re-parented to the
 harness, which reaps it with ``os.wait4`` and adds its rusage to the run's controller CPU.
 
@@ -27,7 +28,10 @@ _PROTECTED: set[int] = set()
 _SUBREAPER = False
 
 # An adopted process is a persistent-connection daemon when its command line names ansible's stub.
-DAEMON_MARKERS = ("ansible_connection_cli_stub", "ansible-connection")
+# mailops.exchange.exchange's session broker (plugins/plugin_utils/exchange_broker.py), or ansible-connection for
+# NetworkConnectionBase-style persistent connections.
+DAEMON_MARKERS = ("mailops.exchange.plugins.plugin_utils.exchange_broker", "ansible_connection_cli_stub",
+                  "ansible-connection")
 DAEMON_MIN_LIFETIME_S = 1.0
 
 
@@ -120,9 +124,9 @@ class Adopter:
                                          "first_seen_s": round(time.monotonic() - self.started, 2)}
             if stat and stat["state"] != "Z" and not info["cmdline"]:
                 info["cmdline"] = _cmdline(pid)[:300]
-                # The daemon is the third process of the double fork: alive, in the session its parent created with
-                # setsid() (so not a session leader), running ansible's stub. The two intermediate forks exit at once.
-                info["daemon"] = stat["session"] != pid and any(m in info["cmdline"] for m in DAEMON_MARKERS)
+                # A daemon runs one of the markers and lives until the end of the play (_record checks the lifetime:
+                # ansible-connection's intermediate forks carry the same command line but exit at once).
+                info["daemon"] = any(m in info["cmdline"] for m in DAEMON_MARKERS)
             try:
                 got, status, usage = os.wait4(pid, os.WNOHANG)
             except ChildProcessError:
@@ -137,8 +141,7 @@ class Adopter:
     def _record(self, pid: int, status: int, usage, killed: bool) -> None:
         info = self.seen.pop(pid, {"cmdline": "", "daemon": False, "first_seen_s": None})
         reaped_s = round(time.monotonic() - self.started, 2)
-        # The second intermediate fork looks like the daemon (same command line, same session) but exits within
-        # milliseconds; the daemon lives until the end of the play.
+        # An intermediate fork looks like the daemon (same command line) but exits within milliseconds.
         lived = info["first_seen_s"] is not None and reaped_s - info["first_seen_s"] >= DAEMON_MIN_LIFETIME_S
         self.reaped.append({"pid": pid, "cmdline": info["cmdline"], "daemon": info["daemon"] and lived,
                             "killed": killed, "first_seen_s": info["first_seen_s"], "reaped_s": reaped_s,
