@@ -25,14 +25,15 @@ description:
   - "The broker is started at the host's first module task and ends at the end of the play (Ansible resets every
     connection socket its tasks used, as for its own persistent connections), at a C(reset_connection) meta task,
     when the ansible-playbook process is gone, or after O(session_idle_timeout) idle seconds; it then deletes its
-    WinRM shell. A change of any connection setting gets a session of its own."
+    WinRM shell. A change of a connection setting (other than the password) gets a session of its own."
   - "Recovery: when the session has been dropped on the server side (the WinRM shell expired, PowerShell or the
     Exchange runspace ended), a read is repeated once on a new session; write commands are sent again only when
     the failure proves that they never started. Otherwise the task fails and says so; running it again converges."
 notes:
   - The password reaches the broker on a pipe, never on a command line or as a module argument. Its socket lives in
     the persistent-connection directory (C(~/.ansible/pc), mode 0700) with mode 0600 and is named after a hash of
-    every connection setting and the ansible-playbook process, so hosts, accounts and runs never share a session.
+    the connection settings (the password aside) and the ansible-playbook process, so hosts, accounts and runs
+    never share a session.
   - Unlike C(ansible.netcommon)-style persistent connections, no C(ansible-connection) helper runs per task; the
     broker costs one Python start per host and play, nothing per task.
 requirements:

@@ -145,11 +145,12 @@ class ExchangeBroker(object):
 def socket_path(directory, settings, playbook_pid):
     """The broker's socket for these settings and this ansible-playbook run.
 
-    Every setting is part of the name (the password only through the hash), so two hosts, two accounts or two runs
-    never share a session, and a task that changes a setting gets a broker of its own.
+    Every setting but the password is part of the name (hashed), so two hosts, two accounts or two runs never share
+    a session, and a task that changes a setting gets a broker of its own. The password stays out of it: even a
+    hash of it in a file name would give a guessable password away to whoever can list the directory.
     """
-    material = json.dumps([sorted((k, v) for k, v in settings.items() if v is not None), str(playbook_pid)],
-                          sort_keys=True, default=str)
+    material = json.dumps([sorted((k, v) for k, v in settings.items() if v is not None and k != "exchange_password"),
+                           str(playbook_pid)], sort_keys=True, default=str)
     return os.path.join(directory, "mailops-exchange-%s" % hashlib.sha256(to_bytes(material)).hexdigest()[:24])
 
 
