@@ -86,6 +86,27 @@ class ExchangeModule(object):
         except (ExchangeError, ValueError) as exc:
             self.fail(str(exc))
 
+    def write_and_read(self, script):
+        """Run a script that writes and then reads back in one round trip (unless in check mode: None).
+
+        The caller has recorded the command lines in ``commands``. Like :meth:`apply`, the script is never sent again
+        once it may have reached PowerShell, and a failure says whether the writes may have been applied.
+        """
+        if self.check_mode:
+            return None
+        try:
+            return self.session.query(script, writes=True)
+        except ExchangeCommandError as exc:
+            extra = {"failed_command": exc.command} if exc.command else {}
+            self.fail(str(exc), **extra)
+        except ExchangeConnectionError as exc:
+            if exc.not_started:
+                self.fail("%s. No write command was sent" % str(exc).rstrip("."))
+            self.fail("%s. The write commands may or may not have been applied (see unconfirmed_commands); "
+                      "run the task again to converge" % str(exc).rstrip("."), unconfirmed_commands=list(self.commands))
+        except (ExchangeError, ValueError) as exc:
+            self.fail(str(exc))
+
     def apply(self, commands):
         """Record the command lines in ``commands``; run them (one batch) unless in check mode."""
         commands = [c for c in (commands or []) if c]

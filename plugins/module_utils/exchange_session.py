@@ -367,10 +367,19 @@ class ExchangeSession(object):
 
     # -- public API ----------------------------------------------------------------------------------------
 
-    def query(self, script):
-        """Run a read script whose last output is one JSON document; return it parsed (``None`` if no output)."""
-        self._ensure_exchange()
-        payload = self._run(_QUERY_ENVELOPE, "a read script", script=script)
+    def query(self, script, writes=False):
+        """Run a script whose last output is one JSON document; return it parsed (``None`` if no output).
+
+        ``writes=True`` marks a script that changes something before it reads back (one round trip): like
+        :meth:`execute`, it is never sent again once it may have reached PowerShell.
+        """
+        try:
+            self._ensure_exchange()
+        except ExchangeConnectionError as exc:  # the script itself was not sent yet
+            exc.not_started = True
+            raise
+        payload = self._run(_QUERY_ENVELOPE, "write commands and their read-back" if writes else "a read script",
+                            resend=not writes, script=script)
         return parse_json_output(payload)
 
     def execute(self, commands):
@@ -476,7 +485,7 @@ class ExchangeSession(object):
                                           % (self.shell_mode, self.host, exc))
         self.exchange_loaded = True
 
-    def _run(self, template, what, **values):
+    def _run(self, template, what, resend=None, **values):
         """Render ``template`` (an envelope) with fresh markers, send it, read until its end marker.
 
         Returns the payload text (the lines between the begin and end markers). A JSON error record becomes
@@ -492,7 +501,8 @@ class ExchangeSession(object):
         # A read script (and the shell load) may be sent again after a dropped connection: running it twice
         # changes nothing and its markers carry its own token. Write commands are re-sent only when the
         # request provably never left the controller (the connection could not be opened).
-        resend = "commands" not in values
+        if resend is None:
+            resend = "commands" not in values
         self._call("sending %s" % what, lambda: self._protocol.send_command_input(
             self._shell_id, self._command_id, line.encode("utf-8"), end=False),
             retries=2, unsent_only=not resend)

@@ -46,7 +46,9 @@ class PersistentExchangeSession(object):
         """A session factory (ExchangeModule's ``session_factory``) that ignores the module's exchange_* options."""
         return lambda params: cls(socket_path)
 
-    def query(self, script):
+    def query(self, script, writes=False):
+        if writes:  # the broker must know: such a script is never sent again once it may have run
+            return self._call(QUERY_METHOD, script, True)
         return self._call(QUERY_METHOD, script)
 
     def execute(self, commands):
@@ -62,9 +64,9 @@ class PersistentExchangeSession(object):
     def close(self):
         """Nothing to do: the connection keeps the host's session until the end of the play."""
 
-    def _call(self, method, argument):
+    def _call(self, method, *arguments):
         try:
-            answer = getattr(self._connection, method)(argument)
+            answer = getattr(self._connection, method)(*arguments)
         except ConnectionError as exc:
             if getattr(exc, "code", None) == _METHOD_NOT_FOUND:
                 raise ExchangeConnectionError(

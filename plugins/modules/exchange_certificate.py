@@ -363,9 +363,9 @@ def _result_keys(facts):
 def _write_round(module, plan, template, **values):
     """Record the plan's (display) lines; unless in check mode, run them and read the store back in one round."""
     module.commands.extend(plan.display)
-    if module.check_mode or not plan.commands:
+    if not plan.commands:
         return None
-    return module.query(ps_script(template, **values))
+    return module.write_and_read(ps_script(template, **values))
 
 
 def run(module):

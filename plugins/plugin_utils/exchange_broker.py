@@ -78,9 +78,10 @@ class ExchangeBroker(object):
 
     # -- JSON-RPC methods --------------------------------------------------------------------------------------
 
-    def exchange_query(self, script):
-        """Run a read script; answer JSON text ``{"value": <parsed JSON>}`` or ``{"error": {...}}``."""
-        return self._answer("query", script)
+    def exchange_query(self, script, writes=False):
+        """Run a read script (``writes``: one that writes, then reads back); answer JSON text ``{"value": <parsed
+        JSON>}`` or ``{"error": {...}}``."""
+        return self._answer("write_query" if writes else "query", script)
 
     def exchange_execute(self, commands):
         """Run write command lines; answer JSON text ``{"value": null}`` or ``{"error": {...}}``."""
@@ -112,6 +113,8 @@ class ExchangeBroker(object):
         reused = self._session is not None
         for attempt in (1, 2):
             try:
+                if operation == "write_query":
+                    return self._open().query(argument, writes=True)
                 return getattr(self._open(), operation)(argument)
             except (ExchangeConnectionError, ExchangeOutputError, ExchangeCommandError) as exc:
                 broken = isinstance(exc, ExchangeCommandError) and bool(_BROKEN_RUNSPACE.search(

@@ -36,6 +36,7 @@ class FakeProtocol:
         self.chunks = chunks
         self.scripts = []
         self.receive_faults = []
+        self.send_faults = []  # raised by the next sends of a script (before the script reaches PowerShell)
         self.open_fault = None
 
     def open_shell(self, **kwargs):
@@ -52,6 +53,8 @@ class FakeProtocol:
         self.calls.append(("send", data, end))
         if end:
             return
+        if self.send_faults:
+            raise self.send_faults.pop(0)
         assert isinstance(data, bytes)
         text = data.decode("utf-8")
         assert text.endswith("\r\n\r\n") and text.count("\n") == 2, "one line plus an empty line"
@@ -164,6 +167,36 @@ def test_dropped_connection_on_receive_is_retried_once():
     session, fake = make(default_handler)
     fake.receive_faults = [requests.exceptions.ConnectionError("reset")]
     assert session.query("x")["a"] == 1
+
+
+def test_read_whose_send_was_dropped_is_sent_again():
+    session, fake = make(default_handler)
+    session.query("warm up")  # the shell is loaded; the next script is sent on an open session
+    fake.send_faults = [requests.exceptions.ConnectionError("Connection aborted: reset by peer")]
+    assert session.query("x")["a"] == 1
+
+
+def test_write_and_read_script_whose_send_was_dropped_is_not_sent_again():
+    # A dropped connection while sending may come after PowerShell got the line: a script that writes must not run
+    # twice (New-ExchangeCertificate would make two requests).
+    session, fake = make(default_handler)
+    session.query("warm up")
+    sends = lambda: len([call for call in fake.calls if call[0] == "send"])  # noqa: E731
+    sends_before = sends()
+    fake.send_faults = [requests.exceptions.ConnectionError("Connection aborted: reset by peer")]
+    with pytest.raises(es.ExchangeConnectionError) as info:
+        session.query("New-Thing; Get-Thing | ConvertTo-Json", writes=True)
+    assert info.value.not_started is False
+    assert sends() == sends_before + 1  # one attempt, no second one
+
+
+def test_write_and_read_script_refused_by_the_service_did_not_start():
+    session, fake = make(default_handler)
+    session.query("warm up")
+    fake.send_faults = [WSManFaultError(500, "", "the shell was not found", "w:InvalidSelectors", "2150858843")]
+    with pytest.raises(es.ExchangeConnectionError) as info:
+        session.query("New-Thing; Get-Thing | ConvertTo-Json", writes=True)
+    assert info.value.not_started is True
 
 
 def test_command_error_names_cmdlet_target_and_text():

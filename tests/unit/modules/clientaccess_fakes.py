@@ -26,11 +26,14 @@ class FakeSession:
         self.answers = answers
         self.fail_on = fail_on or {}
         self.queries = []
+        self.write_queries = []  # the scripts sent with writes=True (never re-sent once they may have run)
         self.executed = []
         self.closed = False
 
-    def query(self, script):
+    def query(self, script, writes=False):
         self.queries.append(script)
+        if writes:
+            self.write_queries.append(script)
         for marker, answer in self.answers.items():
             if marker in script:
                 if isinstance(answer, Exception):

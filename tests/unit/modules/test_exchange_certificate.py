@@ -54,6 +54,8 @@ def test_requested_makes_a_request_and_writes_the_csr(monkeypatch, capsys, tmp_p
         "-DomainName @('mail.contoso.com', 'owa.contoso.com', 'autodiscover.contoso.com') -FriendlyName 'Contoso mail' "
         "-KeySize 2048"]
     assert len(session.queries) == 2  # the read, then the write round (request + store read back)
+    # The write round is marked as such: a session never sends it again once it may have run.
+    assert session.write_queries == session.queries[1:]
     assert result["csr"] == csr.public_bytes(serialization.Encoding.PEM).decode()
     assert path.read_text() == result["csr"]
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
