@@ -25,7 +25,9 @@ description:
   - "The broker is started at the host's first module task and ends at the end of the play (Ansible resets every
     connection socket its tasks used, as for its own persistent connections), at a C(reset_connection) meta task,
     when the ansible-playbook process is gone, or after O(session_idle_timeout) idle seconds; it then deletes its
-    WinRM shell. A change of a connection setting (other than the password) gets a session of its own."
+    WinRM shell. A change of a connection setting (other than the password) gets a session of its own; Ansible
+    resets only the first socket of a host at the end of the play, so such a second broker ends when
+    ansible-playbook does (or when idle)."
   - "Recovery: when the session has been dropped on the server side (the WinRM shell expired, PowerShell or the
     Exchange runspace ended), a read is repeated once on a new session; write commands are sent again only when
     the failure proves that they never started. Otherwise the task fails and says so; running it again converges."
@@ -193,6 +195,7 @@ exchange_password: "{{ vault_exchange_password }}"
 #     - ansible.builtin.meta: reset_connection   # a fresh session for the next tasks, if ever needed
 '''
 
+import multiprocessing
 import os
 
 from ansible import constants as C
@@ -222,7 +225,10 @@ class Connection(ConnectionBase):
 
     def __init__(self, play_context, *args, **kwargs):
         super(Connection, self).__init__(play_context, *args, **kwargs)
-        self._playbook_pid = kwargs.get("ansible_playbook_pid")
+        # The ansible-playbook process: TaskExecutor passes it to the worker's connection. Without it (the strategy
+        # building the plugin itself for a reset_connection meta task) this is ansible-playbook, else its child.
+        self._playbook_pid = kwargs.get("ansible_playbook_pid") or (
+            os.getpid() if multiprocessing.parent_process() is None else os.getppid())
         self._local = connection_loader.get("local", play_context, "/dev/null")
         self._local.set_options()
 
@@ -240,7 +246,7 @@ class Connection(ConnectionBase):
 
     def _broker_path(self):
         directory = unfrackpath(C.PERSISTENT_CONTROL_PATH_DIR)
-        return exchange_broker.socket_path(directory, self._settings(), self._playbook_pid or os.getppid())
+        return exchange_broker.socket_path(directory, self._settings(), self._playbook_pid)
 
     def _ensure_broker(self):
         import fcntl
@@ -261,7 +267,7 @@ class Connection(ConnectionBase):
                     display.warning(warning)
                 display.vvv("starting the Exchange session broker %s" % path, host=settings.get("exchange_host"))
                 try:
-                    exchange_broker.start(path, settings, self._playbook_pid or os.getppid(),
+                    exchange_broker.start(path, settings, self._playbook_pid,
                                           self.get_option("session_idle_timeout"),
                                           AnsibleCollectionConfig.collection_paths)
                 except (RuntimeError, OSError) as exc:

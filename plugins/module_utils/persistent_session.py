@@ -24,7 +24,7 @@ from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session 
     ExchangeConnectionError, ExchangeOutputError, error_from_record,
 )
 
-#: The JSON-RPC methods of plugins/connection/exchange.py.
+#: The JSON-RPC methods of the session broker (plugins/plugin_utils/exchange_broker.py).
 QUERY_METHOD = "exchange_query"
 EXECUTE_METHOD = "exchange_execute"
 

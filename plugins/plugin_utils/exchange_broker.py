@@ -62,6 +62,9 @@ _BOOTSTRAP = (
     "main()\n"
 )
 
+# How a notice names what was sent again.
+_WHAT = {"query": "read script", "execute": "write commands", "write_query": "write commands and their read-back"}
+
 #: What identifies a broker's process (the bench and the tests look for it).
 PROCESS_MARKER = "mailops.exchange.plugins.plugin_utils.exchange_broker"
 
@@ -130,7 +133,7 @@ class ExchangeBroker(object):
                 if not retry:
                     raise
                 self.messages.append("the session to %s was dropped (%s); opened a new one and sent the %s again"
-                                     % (self.settings.get("exchange_host"), exc, operation))
+                                     % (self.settings.get("exchange_host"), exc, _WHAT[operation]))
 
     def _open(self):
         if self._session is None:
@@ -150,7 +153,8 @@ def socket_path(directory, settings, playbook_pid):
 
     Every setting but the password is part of the name (hashed), so two hosts, two accounts or two runs never share
     a session, and a task that changes a setting gets a broker of its own. The password stays out of it: even a
-    hash of it in a file name would give a guessable password away to whoever can list the directory.
+    hash of it in a file name would give a guessable password away to whoever can list the directory. So a task
+    that changes only the password keeps the host's session (opened, and authenticated, with the first one).
     """
     material = json.dumps([sorted((k, v) for k, v in settings.items() if v is not None and k != "exchange_password"),
                            str(playbook_pid)], sort_keys=True, default=str)
@@ -192,12 +196,15 @@ def start(path, settings, playbook_pid, idle_timeout, collection_paths):
             break
         if process.poll() is not None:
             break
+    if line.strip() != b"READY":
+        if process.poll() is None:
+            process.kill()
+        # A broker that died on its way up (a traceback, an import error) said why on its output: keep the end of it.
+        line += process.stdout.read()
     process.stdout.close()
     text = line.decode("utf-8", "replace").strip()
     if text != "READY":
-        if process.poll() is None:
-            process.kill()
-        raise RuntimeError(text or "the session broker did not start within %d seconds" % START_TIMEOUT)
+        raise RuntimeError(text[-2000:] or "the session broker did not start within %d seconds" % START_TIMEOUT)
 
 
 # -- the broker process ----------------------------------------------------------------------------------------------
@@ -219,12 +226,28 @@ def main():
         serve(listener, broker, config.get("playbook_pid"), config.get("idle_timeout") or 300)
     finally:
         broker.close()
+        # The name first: once it is gone, a new broker for the same settings may bind it without losing it to us.
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
         listener.close()
-        for leftover in (path, path + ".lock"):  # the lock file is the connection plugin's (see _ensure_broker)
+        _remove_lock_file(path + ".lock")
+
+
+def _remove_lock_file(lock_path):
+    """Remove the connection plugin's lock file (see _ensure_broker) - only when nobody holds it."""
+    import fcntl
+
+    try:
+        with open(lock_path, "a") as lock:
+            fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             try:
-                os.unlink(leftover)
-            except OSError:
-                pass
+                os.unlink(lock_path)
+            finally:
+                fcntl.lockf(lock, fcntl.LOCK_UN)
+    except (OSError, IOError):
+        pass  # someone is starting a broker right now: the file is theirs
 
 
 def _listen(path):

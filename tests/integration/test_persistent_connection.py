@@ -5,26 +5,29 @@ come from the lab's endpoints.json through lookups, the password included, and e
 ``ansible_connection: mailops.exchange.exchange``. The lab's counters and transcript show how many WinRM shells and
 Exchange-shell loads each host cost, which shells were deleted, and which requests the ``expire_shells`` fault hit.
 
-Three playbook runs and one in-process run of the plugin:
+Every run is watched for the connection's session brokers (``exchange_broker.PROCESS_MARKER`` on the command line,
+the run's ``ANSIBLE_PERSISTENT_CONTROL_PATH_DIR`` in the environment): the run must have started them, and none may
+be alive after the playbook, nor any socket or lock file of it in the run's control directory.
 
-- a play of several module tasks on EX01 and EX02 at ``-vvvv``: one shell, one PowerShell, one Exchange load per
-  host; every shell deleted at the end of the play; no ansible-connection process or socket left; the password
-  nowhere in the output or the results;
+- a play of several module tasks on EX01 and EX02 at ``-vvvv``: one broker, one shell, one PowerShell, one
+  Exchange load per host; every shell deleted at the end of the play; the password nowhere in the output or the
+  results;
 - a play on EX01 whose shells expire twice (``expire_shells`` written between tasks): a read, then a write, each
-  goes through after one re-open, and the write lands exactly once;
-- the plugin's Connection driven directly, so that the expired shell is met by the Send of write commands: the
-  WinRM fault proves they never started, they are sent again on a new session and land once;
+  goes through after one re-open (and says so in a warning), and the write lands exactly once;
+- the broker (``ExchangeBroker``) driven directly, so that the expired shell is met by the Send of write commands:
+  the WinRM fault proves they never started, they are sent again on a new session and land once;
+- insecure settings are warned about once per broker start;
 - a play whose connection settings are wrong fails cleanly and leaves no process behind.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -36,8 +39,10 @@ from labtools import BIN, COLLECTIONS, REPO, Lab, _ansible_playbook, _delta, wri
 
 pytestmark = pytest.mark.slow
 
+from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import CONNECTION_ARGUMENT_SPEC
+from ansible_collections.mailops.exchange.plugins.plugin_utils.exchange_broker import PROCESS_MARKER, ExchangeBroker
+
 PLUGIN = "mailops.exchange.exchange"
-CLI_STUB = "ansible_connection_cli_stub.py"
 INVALID_SELECTORS = "w:InvalidSelectors"
 
 
@@ -98,8 +103,9 @@ def run_play(lab: Lab, tasks: list, hosts=("EX01", "EX02"), verbose: bool = Fals
     play_tasks = []
     for index, task in enumerate(tasks):
         task = dict(task)
-        task.setdefault("register", "r%d" % index)
-        names.append(task["register"])
+        if "ansible.builtin.meta" not in task:  # a meta task registers nothing
+            task.setdefault("register", "r%d" % index)
+            names.append(task["register"])
         play_tasks.append(task)
     play_tasks.append({"name": "save the results", "ansible.builtin.copy": {
         "content": "{{ {%s} | to_json }}" % ", ".join("'%s': %s | default(None)" % (n, n) for n in names),
@@ -129,50 +135,65 @@ def run_play(lab: Lab, tasks: list, hosts=("EX01", "EX02"), verbose: bool = Fals
     started = time.monotonic()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                cwd=str(REPO))
+    seen, done = set(), threading.Event()
+    watcher = threading.Thread(target=watch_brokers, args=(control_dir, seen, done), daemon=True)
+    watcher.start()
     try:
         stdout, stderr = process.communicate(timeout=600)
     except subprocess.TimeoutExpired:
         process.kill()
         stdout, stderr = process.communicate()
+    finally:
+        done.set()
+        watcher.join()
     run = {
         "stdout": stdout, "stderr": stderr, "returncode": process.returncode, "pid": process.pid,
-        "duration": time.monotonic() - started, "control_dir": control_dir,
+        "duration": time.monotonic() - started, "control_dir": control_dir, "brokers": seen,
         "results": {path.stem: json.loads(path.read_text()) for path in results_dir.glob("*.json")},
     }
-    run["leftovers"] = wait_for_connection_processes(process.pid)
+    run["leftovers"] = wait_for_brokers(control_dir)
     run["transcript"] = lab.transcript(mark)
     run["counters"] = _delta(counters_before, lab.counters())
     return run
 
 
-def connection_processes(playbook_pid: int) -> list[str]:
-    """Command lines of live ansible-connection processes started for the ansible-playbook run ``playbook_pid``."""
-    found = []
+def broker_processes(control_dir: Path) -> dict[int, str]:
+    """Live session brokers of the run whose persistent-connection directory is ``control_dir``: pid -> command line.
+
+    A broker's command line carries PROCESS_MARKER (never its settings); its environment is ansible-playbook's, with
+    the run's ANSIBLE_PERSISTENT_CONTROL_PATH_DIR.
+    """
+    wanted = ("ANSIBLE_PERSISTENT_CONTROL_PATH_DIR=%s" % control_dir).encode()
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        text = [part.decode("utf-8", "replace") for part in argv if part]
-        if any(part.endswith(CLI_STUB) for part in text) and str(playbook_pid) in text:
-            try:
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            except (OSError, IndexError):
+            if PROCESS_MARKER.encode() not in argv or wanted not in (entry / "environ").read_bytes().split(b"\0"):
                 continue
-            if state != "Z":
-                found.append(" ".join(text))
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            found[int(entry.name)] = " ".join(part.decode("utf-8", "replace") for part in argv if part)
     return found
 
 
-def wait_for_connection_processes(playbook_pid: int, timeout: float = 10.0) -> list[str]:
-    """Give the connection processes the moment they need to exit after the play; what is still there after that."""
+def watch_brokers(control_dir: Path, seen: set, done: threading.Event) -> None:
+    """Record the pids of the run's brokers while it runs (each lives from its host's first task to the play's end)."""
+    while not done.is_set():
+        seen.update(broker_processes(control_dir))
+        done.wait(0.05)
+
+
+def wait_for_brokers(control_dir: Path, timeout: float = 10.0) -> list[str]:
+    """Give the brokers the moment they need to exit after the play; the command lines still there after that."""
     deadline = time.monotonic() + timeout
     while True:
-        left = connection_processes(playbook_pid)
+        left = broker_processes(control_dir)
         if not left or time.monotonic() > deadline:
-            return left
+            return list(left.values())
         time.sleep(0.2)
 
 
@@ -190,7 +211,9 @@ def open_shells(run: dict, server: str) -> int:
     return created - deleted - expired
 
 
-def assert_no_connection_left(run: dict) -> None:
+def assert_no_connection_left(run: dict, brokers: int) -> None:
+    """The run started ``brokers`` session brokers; none is left, nor any socket or lock file of the run."""
+    assert len(run["brokers"]) == brokers, (run["brokers"], run["stdout"][-3000:])
     assert run["leftovers"] == [], run["leftovers"]
     control_dir = run["control_dir"]
     left = [path.name for path in control_dir.iterdir()] if control_dir.exists() else []
@@ -260,10 +283,11 @@ def test_a_play_loads_exchange_once_per_host_and_cleans_up(plab):
     # The shells were deleted at the end of the play, and nothing of the run is left on the controller.
     for server in ("EX01", "EX02"):
         assert open_shells(run, server) == 0, http_lines(run, server)[-5:]
-    assert_no_connection_left(run)
+    assert_no_connection_left(run, brokers=2)  # one broker per host
+    assert run["stdout"].count("starting the Exchange session broker %s/" % run["control_dir"]) == 2, \
+        run["stdout"][-3000:]  # -vvv shows each start, and where its socket is
 
     # The password (an inventory variable, templated from endpoints.json) shows nowhere, even at -vvvv.
-    assert "<EX01> using connection plugin mailops.exchange.exchange" in run["stdout"]  # -vvvv shows the connection
     for where, text in (("stdout", run["stdout"]), ("stderr", run["stderr"]),
                         ("results", json.dumps(run["results"]))):
         assert lab.password not in text, where
@@ -290,6 +314,13 @@ def test_expired_shells_are_reopened_for_a_read_and_a_write(plab):
     results = run["results"]["EX01"]
     assert results["r0"]["accepted_domains"] == results["r2"]["accepted_domains"], results
     assert results["r4"]["changed"] is True and results["r5"]["changed"] is False, (results["r4"], results["r5"])
+    # The broker's notices reach the tasks that met an expired shell as warnings (the module's first read, each time).
+    for task in ("r2", "r4"):
+        dropped = [w for w in results[task].get("warnings", []) if "was dropped" in w]
+        assert len(dropped) == 1 and "sent the read script again" in dropped[0], (task, results[task].get("warnings"))
+        assert lab.password not in dropped[0]
+    for task in ("r0", "r5"):
+        assert not [w for w in results[task].get("warnings", []) if "was dropped" in w], results[task]
 
     assert faults(lab)["expire_shells"] == 0  # both consumed
     expired = [line for line in http_lines(run) if line.get("fault") == "expire_shells"]
@@ -305,7 +336,7 @@ def test_expired_shells_are_reopened_for_a_read_and_a_write(plab):
     delta = run["counters"]["EX01"]
     assert (delta.get("shells"), delta.get("exchange_loads")) == (3, 3), delta
     assert open_shells(run, "EX01") == 0
-    assert_no_connection_left(run)
+    assert_no_connection_left(run, brokers=1)  # the shells were re-opened by the same broker
 
     # The write landed exactly once.
     assert write_commands_of(run) == ["New-AcceptedDomain"]
@@ -313,26 +344,17 @@ def test_expired_shells_are_reopened_for_a_read_and_a_write(plab):
     assert str(record["DomainType"]) == "InternalRelay"
 
 
-def _plugin_connection(lab: Lab, server: str):
-    """The plugin's Connection as ansible-connection builds it, with the inventory's settings for ``server``."""
-    from ansible import constants as C
-    from ansible.parsing.yaml.loader import AnsibleLoader
-    from ansible.playbook.play_context import PlayContext
-
-    module = importlib.import_module("ansible_collections.mailops.exchange.plugins.connection.exchange")
-    if not C.config.has_configuration_definition("connection", PLUGIN):
-        C.config.initialize_plugin_configuration_definitions(
-            "connection", PLUGIN, AnsibleLoader(module.DOCUMENTATION).get_single_data()["options"])
-    connection = module.Connection(PlayContext(), "/dev/null")
-    connection._load_name = PLUGIN
+def _broker_settings(lab: Lab, server: str) -> dict:
+    """The settings the connection plugin hands the broker, from the inventory's variables for ``server``."""
     endpoint = lab.server(server)
     hostport = endpoint["https"].split("://", 1)[1].split("/", 1)[0]
     host, port = hostport.rsplit(":", 1)
-    connection.set_options(direct={
+    settings = {name: spec.get("default") for name, spec in CONNECTION_ARGUMENT_SPEC.items()}
+    settings.update({
         "exchange_host": host, "exchange_port": int(port), "exchange_scheme": "https",
         "exchange_username": lab.endpoints["username"], "exchange_password": lab.password,
         "exchange_ca_trust_path": lab.endpoints["ca_bundle"], "exchange_server_fqdn": endpoint["fqdn"]})
-    return connection
+    return settings
 
 
 def test_write_whose_send_meets_an_expired_shell_is_sent_again_once(plab):
@@ -343,20 +365,26 @@ def test_write_whose_send_meets_an_expired_shell_is_sent_again_once(plab):
     name = "PC Write %s" % uuid.uuid4().hex[:6]
     command = "New-AcceptedDomain -Name '%s' -DomainName '%s.example' -DomainType 'InternalRelay'" % (
         name, name.lower().replace(" ", "-"))
-    connection = _plugin_connection(lab, "EX02")
+    broker = ExchangeBroker(_broker_settings(lab, "EX02"))
     mark = lab.mark()
     before = lab.counters()
     try:
-        domains = json.loads(connection.exchange_query(READ_SCRIPT))["value"]
-        assert name not in json.dumps(domains)
+        first = json.loads(broker.exchange_query(READ_SCRIPT))
+        assert first["notices"] == [] and name not in json.dumps(first["value"])
         set_faults(lab, expire_shells=1)
-        assert json.loads(connection.exchange_execute([command])) == {"value": None}
+        written = json.loads(broker.exchange_execute([command]))
         after_write = lab.transcript(mark)
-        assert name in json.dumps(json.loads(connection.exchange_query(READ_SCRIPT))["value"])
+        again = json.loads(broker.exchange_query(READ_SCRIPT))
+        assert again["notices"] == [] and name in json.dumps(again["value"])
     finally:
-        connection.close()
+        broker.reset()  # what the strategy sends at the end of the play
     run = {"transcript": lab.transcript(mark)}
 
+    # The write went through, and its answer says that it was sent again on a new session.
+    assert written["value"] is None and "error" not in written, written
+    (notice,) = written["notices"]
+    assert "was dropped" in notice and "sent the write commands again" in notice, notice
+    assert lab.password not in notice
     assert faults(lab)["expire_shells"] == 0
     http = [line for line in after_write if line["kind"] == "http"]
     refused = [index for index, line in enumerate(http) if line.get("wsman_fault") == INVALID_SELECTORS]
@@ -369,11 +397,14 @@ def test_write_whose_send_meets_an_expired_shell_is_sent_again_once(plab):
     assert find(lab.lab_state(), "accepted_domains", name) is not None
     delta = _delta(before, lab.counters())["EX02"]
     assert (delta.get("shells"), delta.get("exchange_loads")) == (2, 2), delta
-    assert open_shells(run, "EX02") == 0  # close() deleted the new shell
-    assert any("sending the execute again" in message for _level, message in connection.pop_messages())
+    assert open_shells(run, "EX02") == 0  # reset() deleted the new shell
+    assert broker.stopped is True
 
 
 # -- warnings ---------------------------------------------------------------------------------------------------------
+
+CERT_WARNING = "exchange_cert_validation=ignore: the WinRM server's certificate is not checked"
+
 
 def test_insecure_settings_warn_even_for_a_single_task(plab):
     lab = plab
@@ -381,8 +412,27 @@ def test_insecure_settings_warn_even_for_a_single_task(plab):
                    hosts=("EX01",), exchange_cert_validation="ignore")
     assert_succeeded(run)
     output = run["stdout"] + run["stderr"]
-    assert output.count("exchange_cert_validation=ignore: the WinRM server's certificate is not checked") == 1, \
-        output[-3000:]
+    assert output.count(CERT_WARNING) == 1, output[-3000:]
+    assert run["results"]["EX01"]["r0"].get("warnings") == [CERT_WARNING], run["results"]["EX01"]["r0"]
+    assert_no_connection_left(run, brokers=1)
+
+
+def test_insecure_settings_warn_once_per_broker_start(plab):
+    # The warning comes with the broker's start: once for the two tasks of the first broker, once more for the broker
+    # that the task after reset_connection starts. (ansible-playbook shows a repeated warning once; the registered
+    # results show which task started a broker.)
+    lab = plab
+    read = {"name": "read", "mailops.exchange.exchange_info": {"gather": ["accepted_domains"]}}
+    run = run_play(lab, [read, read, {"ansible.builtin.meta": "reset_connection"}, read, read],
+                   hosts=("EX01",), exchange_cert_validation="ignore")
+    assert_succeeded(run)
+    results = run["results"]["EX01"]
+    warned = {name: [w for w in result.get("warnings", []) if w == CERT_WARNING] for name, result in results.items()}
+    assert warned == {"r0": [CERT_WARNING], "r1": [], "r3": [CERT_WARNING], "r4": []}, results
+    output = run["stdout"] + run["stderr"]
+    assert output.count(CERT_WARNING) == 1, output[-3000:]
+    assert_no_connection_left(run, brokers=2)
+    assert run["counters"]["EX01"].get("shells") == 2  # reset_connection ended the first session
 
 
 # -- failure ----------------------------------------------------------------------------------------------------------
@@ -401,4 +451,4 @@ def test_a_wrong_password_fails_the_task_cleanly_and_leaves_nothing(plab):
     refusals = [line for line in http_lines(run, "EX01") if "logon failed" in line.get("refused", "")]
     assert len(refusals) == 1, http_lines(run, "EX01")
     assert run["counters"].get("EX01", {}).get("shells", 0) == 0
-    assert_no_connection_left(run)
+    assert_no_connection_left(run, brokers=1)
