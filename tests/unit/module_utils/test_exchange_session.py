@@ -181,7 +181,9 @@ def test_write_and_read_script_whose_send_was_dropped_is_not_sent_again():
     # twice (New-ExchangeCertificate would make two requests).
     session, fake = make(default_handler)
     session.query("warm up")
-    sends = lambda: len([call for call in fake.calls if call[0] == "send"])  # noqa: E731
+    def sends():
+        return len([call for call in fake.calls if call[0] == "send"])
+
     sends_before = sends()
     fake.send_faults = [requests.exceptions.ConnectionError("Connection aborted: reset by peer")]
     with pytest.raises(es.ExchangeConnectionError) as info:
