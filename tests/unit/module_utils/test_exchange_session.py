@@ -181,6 +181,7 @@ def test_write_and_read_script_whose_send_was_dropped_is_not_sent_again():
     # twice (New-ExchangeCertificate would make two requests).
     session, fake = make(default_handler)
     session.query("warm up")
+
     def sends():
         return len([call for call in fake.calls if call[0] == "send"])
 
