@@ -71,7 +71,7 @@ def estimate_unscaled_wall(wall_s: float, per_server: dict[str, dict[str, int]],
 
 
 def loads_per_host(per_server: dict[str, dict[str, int]]) -> int | None:
-    """Exchange-shell loads of the busiest server in one run: with the persistent connection, loads per host and
+    """Exchange-shell loads of the busiest server in one run: with the connection's session broker, loads per host and
     play (target 1; the run_once tasks all land on the first server, so it is the busiest)."""
     return max((row.get("exchange_loads", 0) for row in per_server.values()), default=0)
 
@@ -166,7 +166,7 @@ def check_targets(results: list[dict]) -> list[dict]:
         add(f"{r['name']}: controller CPU per task <= 0.5 s", (cpt is not None and cpt <= 0.5) if ok else False,
             f"{_fmt(r.get('cpu_s'), 2)} s / {r.get('tasks_executed')} task executions = {_fmt(cpt, 3)} s"
             + (f" (of which {_fmt(r.get('adopted_cpu_s'), 2)} s in {r.get('adopted_processes')} adopted processes, "
-               f"{r.get('adopted_daemons')} connection daemon(s))" if r.get("adopted_processes") else ""))
+               f"{r.get('adopted_daemons')} session broker(s))" if r.get("adopted_processes") else ""))
         if r.get("run") == 1:
             base = by_name.get(f"baseline-{r['servers']}")
             if base and base.get("rc") == 0:
@@ -199,10 +199,10 @@ def adoption_notes(results: Iterable[dict]) -> list[str]:
             notes.append(f"{r['name']}: ran with ansible_connection={r.get('ansible_connection')!r}, not the persistent "
                          "mailops.exchange.exchange")
         if r.get("subreaper") is False and persistent:
-            notes.append(f"{r['name']}: the harness could not become a child subreaper: the connection daemons' CPU "
+            notes.append(f"{r['name']}: the harness could not become a child subreaper: the session brokers' CPU "
                          "is NOT counted in 'ctl CPU s'")
         elif persistent and r.get("rc") == 0 and r.get("adopted_daemons") != r.get("servers"):
-            notes.append(f"{r['name']}: {r.get('adopted_daemons')} connection daemon(s) for {r.get('servers')} "
+            notes.append(f"{r['name']}: {r.get('adopted_daemons')} session broker(s) for {r.get('servers')} "
                          "host(s) (expected one per host and play)")
     return notes
 

@@ -27,7 +27,7 @@ PR_SET_CHILD_SUBREAPER = 36
 _PROTECTED: set[int] = set()
 _SUBREAPER = False
 
-# An adopted process is a persistent-connection daemon when its command line names ansible's stub.
+# An adopted process is a session broker (or a persistent-connection daemon) when its command line says so.
 # mailops.exchange.exchange's session broker (plugins/plugin_utils/exchange_broker.py), or ansible-connection for
 # NetworkConnectionBase-style persistent connections.
 DAEMON_MARKERS = ("mailops.exchange.plugins.plugin_utils.exchange_broker", "ansible_connection_cli_stub",

@@ -26,11 +26,12 @@ def run_measured(args: list[str], env: dict, log_path: Path, cwd: Path = REPO,
     """Run ``args`` to completion: (exit code, wall seconds, controller CPU seconds, adoption details).
 
     ``os.wait4`` gives the CPU time of exactly this child (including the forks and workers it reaped), not of the
-    lab, which is another child of this process and is still running. The persistent connections' daemons are
-    double-forked away from it: with the harness a child subreaper (``reaper.become_subreaper``, run.py) they are
-    re-parented to the harness, which waits up to ``adoption_timeout`` s after the run for every process adopted
-    during it, reaps them and adds their CPU (kept apart in the details as ``adopted_cpu_s``); what is still alive
-    then is killed and listed in ``leftover_daemons``. The CPU returned is the tree's plus the adopted processes'.
+    lab, which is another child of this process and is still running. The connection's session brokers leave
+    ansible-playbook's tree when their worker exits: with the harness a child subreaper (``reaper.become_subreaper``,
+    run.py) they are re-parented to the harness, which waits up to ``adoption_timeout`` s after the run for every
+    process adopted during it, reaps them and adds their CPU (kept apart in the details as ``adopted_cpu_s``); what
+    is still alive then is killed and listed in ``leftover_daemons``. The CPU returned is the tree's plus the adopted
+    processes'.
     """
     with open(log_path, "wb") as log:
         started = time.monotonic()
@@ -63,7 +64,7 @@ def _finish(result: dict, lab: RunningLab, before: dict, lab_cpu_before: float |
     lab_cpu = lab.cpu_seconds()
     result["lab_cpu_s"] = None if lab_cpu is None or lab_cpu_before is None else round(lab_cpu - lab_cpu_before, 2)
     result["loads_per_task"] = metrics.per_task(result.get("exchange_loads"), result.get("module_tasks"))
-    # With the persistent connection the figure that matters: Exchange-shell loads per host and play (target 1).
+    # With the session broker the figure that matters: Exchange-shell loads per host and play (target 1).
     result["ems_loads_per_host"] = metrics.loads_per_host(delta["servers"])
     result["cpu_per_task_s"] = metrics.per_task(result.get("cpu_s"), result.get("tasks_executed"))
     return result
