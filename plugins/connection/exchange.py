@@ -38,6 +38,7 @@ notes:
     never share a session.
   - Unlike C(ansible.netcommon)-style persistent connections, no C(ansible-connection) helper runs per task; the
     broker costs one Python start per host and play, nothing per task.
+  - Modules run as the user that runs ansible-playbook; C(become) does not apply to tasks over this connection.
 requirements:
   - pywinrm >= 0.5.0 (on the controller)
 options:
