@@ -17,6 +17,7 @@ restrict the versions that version-parametrised tests use.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -25,6 +26,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
 
 
 REPO = Path(__file__).resolve().parents[2]
@@ -265,3 +272,36 @@ def assert_scripts(lab: Lab, expected: int, server: str = "EX01") -> None:
     """The last run sent ``expected`` scripts: the Exchange-shell load, ONE read and, if it changed, ONE write batch."""
     delta = lab.last_run["counters"].get(server, {})
     assert delta.get("scripts") == expected, delta
+
+
+def set_faults(lab: Lab, **values) -> None:
+    """Arm faults in the lab's ``faults.json`` (merged into what is there, replaced atomically).
+
+    Not ``exchange_lab.faults.Faults.update``: the running lab rewrites the file through ``faults.tmp`` as it consumes
+    counted faults, and the two writers must not share a temporary file.
+    """
+    path = lab.state_dir / "faults.json"
+    current = json.loads(path.read_text()) if path.exists() else {}
+    current.update(values)
+    tmp = path.with_suffix(".test-tmp")
+    tmp.write_text(json.dumps(current))
+    os.replace(tmp, path)
+
+
+def faults(lab: Lab) -> dict:
+    return json.loads((lab.state_dir / "faults.json").read_text())
+
+
+def self_signed_pfx(path: Path, password: str, common_name: str, friendly_name: bytes):
+    """Write a self-signed certificate with its RSA key to ``path`` as a password-protected PFX; return the certificate."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=90))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
+            .sign(key, hashes.SHA256()))
+    path.write_bytes(pkcs12.serialize_key_and_certificates(
+        friendly_name, key, cert, None, serialization.BestAvailableEncryption(password.encode())))
+    return cert

@@ -11,10 +11,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from labstate import changes
-from labtools import LAB_ROOT, REPO, assert_one_session, versions, write_commands
+from labtools import LAB_ROOT, REPO, assert_one_session, self_signed_pfx, versions, write_commands
 
 from ansible_collections.mailops.exchange.plugins.module_utils import certificate_info as ci
 
@@ -132,17 +131,8 @@ def test_request_sign_complete_enable(lab_factory, version, tmp_path):
 
 
 def _pfx(tmp_path, password):
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "legacy.contoso.com")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=90))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("legacy.contoso.com")]), critical=False)
-            .sign(key, hashes.SHA256()))
     path = tmp_path / "legacy.pfx"
-    path.write_bytes(pkcs12.serialize_key_and_certificates(b"legacy", key, cert, None,
-                                                           serialization.BestAvailableEncryption(password.encode())))
+    cert = self_signed_pfx(path, password, "legacy.contoso.com", b"legacy")
     return path, ci.thumbprint(cert)
 
 

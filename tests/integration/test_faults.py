@@ -15,7 +15,6 @@ inject at a precise moment (a dropped connection on the Send of write commands).
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import threading
@@ -23,7 +22,7 @@ import time
 
 import pytest
 from labstate import changes, find, props
-from labtools import Lab, write_commands
+from labtools import Lab, faults, set_faults, write_commands
 
 pytestmark = pytest.mark.slow
 
@@ -32,18 +31,6 @@ RESET = {"receive_timeouts": 0, "unauthorized": 0, "drop_connections": 0, "expir
 
 
 # -- helpers -----------------------------------------------------------------------------------------------------
-
-def set_faults(lab: Lab, **values) -> None:
-    path = lab.state_dir / "faults.json"
-    current = json.loads(path.read_text()) if path.exists() else {}
-    current.update(values)
-    tmp = path.with_suffix(".test-tmp")
-    tmp.write_text(json.dumps(current))
-    os.replace(tmp, path)
-
-
-def faults(lab: Lab) -> dict:
-    return json.loads((lab.state_dir / "faults.json").read_text())
 
 
 @pytest.fixture

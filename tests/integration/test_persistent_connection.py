@@ -35,7 +35,7 @@ from types import SimpleNamespace
 
 import pytest
 from labstate import find, props
-from labtools import BIN, COLLECTIONS, REPO, Lab, _ansible_playbook, _delta, write_commands
+from labtools import BIN, COLLECTIONS, REPO, Lab, _ansible_playbook, _delta, faults, set_faults, write_commands
 
 pytestmark = pytest.mark.slow
 
@@ -67,18 +67,6 @@ def inventory(hosts=("EX01", "EX02"), **overrides) -> dict:
     variables.update(overrides)
     return {"exchange": {"hosts": {name: {} for name in hosts}, "vars": variables}}
 
-
-def set_faults(lab: Lab, **values) -> None:
-    path = lab.state_dir / "faults.json"
-    current = json.loads(path.read_text()) if path.exists() else {}
-    current.update(values)
-    tmp = path.with_suffix(".test-tmp")
-    tmp.write_text(json.dumps(current))
-    os.replace(tmp, path)
-
-
-def faults(lab: Lab) -> dict:
-    return json.loads((lab.state_dir / "faults.json").read_text())
 
 
 def expire_shells_task(lab: Lab) -> dict:

@@ -11,7 +11,6 @@ The secrets reach the playbook only through environment lookups, so the playbook
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import stat
@@ -20,12 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
-from labtools import REPO, _ansible_playbook
+from labtools import REPO, _ansible_playbook, self_signed_pfx
 
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import CONNECTION_ARGUMENT_SPEC
 
@@ -34,18 +28,6 @@ pytestmark = pytest.mark.slow
 PFX_PASSWORD = "Pfx-S3cret-'$(whoami)`-\u00e9"
 WRONG_PASSWORD = "Wr0ng-Acc0unt-Passw0rd-x9"
 
-
-def _pfx(path: Path, password: str) -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "secret-test.contoso.com")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=90))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("secret-test.contoso.com")]), critical=False)
-            .sign(key, hashes.SHA256()))
-    path.write_bytes(pkcs12.serialize_key_and_certificates(
-        b"secret-test", key, cert, None, serialization.BestAvailableEncryption(password.encode())))
 
 
 def _files_changed_since(roots, since: float, exclude):
@@ -69,7 +51,7 @@ def test_secrets_never_leak(lab, tmp_path):
     work = tmp_path / "controller"
     work.mkdir()
     pfx = work / "secret.pfx"
-    _pfx(pfx, PFX_PASSWORD)
+    self_signed_pfx(pfx, PFX_PASSWORD, "secret-test.contoso.com", b"secret-test")
     csr = work / "secret.req"
     results = work / "results.json"
     log = work / "ansible.log"
