@@ -102,8 +102,7 @@ class ExchangeModule(object):
         except ExchangeConnectionError as exc:
             if exc.not_started:
                 self.fail("%s. No write command was sent" % str(exc).rstrip("."))
-            self.fail("%s. The write commands may or may not have been applied (see unconfirmed_commands); "
-                      "run the task again to converge" % str(exc).rstrip("."), unconfirmed_commands=list(self.commands))
+            self._fail_unconfirmed(exc, self.commands)
         except (ExchangeError, ValueError) as exc:
             self.fail(str(exc))
 
@@ -131,8 +130,7 @@ class ExchangeModule(object):
             self.fail(msg, **extra)
         except ExchangeError as exc:
             # The connection or the output failed after the commands were sent: they may or may not have run.
-            self.fail("%s. The write commands may or may not have been applied (see unconfirmed_commands); "
-                      "run the task again to converge" % str(exc).rstrip("."), unconfirmed_commands=list(commands))
+            self._fail_unconfirmed(exc, commands)
         except ValueError as exc:
             self.fail(str(exc))
 
@@ -171,6 +169,10 @@ class ExchangeModule(object):
             session.close()
 
     # -- helpers ------------------------------------------------------------------------------------------
+
+    def _fail_unconfirmed(self, exc, commands):
+        self.fail("%s. The write commands may or may not have been applied (see unconfirmed_commands); "
+                  "run the task again to converge" % str(exc).rstrip("."), unconfirmed_commands=list(commands))
 
     def _warn_insecure(self):
         for warning in insecure_settings_warnings(self.params):

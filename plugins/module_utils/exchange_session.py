@@ -139,6 +139,15 @@ class ExchangeCommandError(ExchangeError):
         return "%s failed: %s" % (self.cmdlet, self.message)
 
 
+def command_lines(commands):
+    """The write command lines of an ``execute()`` call as a list; ValueError for an empty or non-text line."""
+    commands = list(commands or [])
+    for line in commands:
+        if not isinstance(line, str) or not line.strip():
+            raise ValueError("execute() takes non-empty command lines, got %r" % (line,))
+    return commands
+
+
 def insecure_settings_warnings(params):
     """The warnings that the connection settings deserve (certificate not checked, password in clear text)."""
     warnings = []
@@ -384,12 +393,9 @@ class ExchangeSession(object):
 
     def execute(self, commands):
         """Run write command lines in order (``$ErrorActionPreference = 'Stop'``), stopping at the first failure."""
-        commands = list(commands or [])
+        commands = command_lines(commands)
         if not commands:
             return None
-        for line in commands:
-            if not isinstance(line, str) or not line.strip():
-                raise ValueError("execute() takes non-empty command lines, got %r" % (line,))
         try:
             self._ensure_exchange()
         except ExchangeConnectionError as exc:  # nothing of this batch was sent yet

@@ -21,7 +21,7 @@ import json
 from ansible.module_utils.connection import Connection, ConnectionError
 
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import (
-    ExchangeConnectionError, ExchangeOutputError, error_from_record,
+    ExchangeConnectionError, ExchangeOutputError, command_lines, error_from_record,
 )
 
 #: The JSON-RPC methods of the session broker (plugins/plugin_utils/exchange_broker.py).
@@ -52,12 +52,9 @@ class PersistentExchangeSession(object):
         return self._call(QUERY_METHOD, script)
 
     def execute(self, commands):
-        commands = list(commands or [])
+        commands = command_lines(commands)
         if not commands:
             return None
-        for line in commands:
-            if not isinstance(line, str) or not line.strip():
-                raise ValueError("execute() takes non-empty command lines, got %r" % (line,))
         self._call(EXECUTE_METHOD, commands)
         return None
 
