@@ -27,16 +27,9 @@ CONTRACT_ENV = "EXCHANGE_LAB_CMDLETS_JSON"
 
 
 def _default_contract_path() -> Path:
-    here = Path(__file__).resolve()
-    # tests/lab/exchange_lab/exchange/contract.py -> repository root is parents[4]; shared/ sits beside it.
-    for base in (here.parents[4], *here.parents[4].parents):
-        candidate = base / "shared" / "reference" / "exchange-cmdlets.json"
-        if candidate.exists():
-            return candidate
-        candidate = base.parent / "shared" / "reference" / "exchange-cmdlets.json"
-        if candidate.exists():
-            return candidate
-    return Path("/work/shared/reference/exchange-cmdlets.json")
+    # The lab's own copy (package data, exchange_lab/data/): extracted from Microsoft's cmdlet reference at the
+    # commit its "source" names; data/README.md says how tools/build_cmdlet_contract.py regenerates it.
+    return Path(__file__).resolve().parents[1] / "data" / "exchange-cmdlets.json"
 
 
 @functools.lru_cache(maxsize=4)
