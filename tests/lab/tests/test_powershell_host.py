@@ -255,7 +255,10 @@ def test_import_pssession_writes_progress_records_unless_silenced(lab):
 def test_errors_through_implicit_remoting_look_remote(lab):
     script = ("$ProgressPreference = 'SilentlyContinue'\n" + CONNECT + "Import-PSSession $s -DisableNameChecking | Out-Null\n"
               "Set-FakeConnector -Identity nope -Port 1\n"
-              "try { Set-FakeConnector -Identity nope -Port 1 -ErrorAction Stop } catch { $_.Exception.GetType().FullName; $_.CategoryInfo.Reason }")
+              # -ErrorAction Stop is applied on the server and does not make a proxy's error catchable; the global
+              # preference does (test_powershell_remoting_errors.py).
+              "$global:ErrorActionPreference = 'Stop'\n"
+              "try { Set-FakeConnector -Identity nope -Port 1 } catch { $_.Exception.GetType().FullName; $_.CategoryInfo.Reason }")
     stdout, stderr, code = drain(start_process(lab, "EX01", USER, run_ps_line(script)))
     assert stdout == b"System.Management.Automation.RemoteException\r\nManagementObjectNotFoundException\r\n"
     assert clean(stderr).split("\n") == [

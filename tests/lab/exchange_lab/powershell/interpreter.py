@@ -154,15 +154,23 @@ def runtime_error(message: str, error_id: str, category: str = "InvalidOperation
 
 # --- scopes ----------------------------------------------------------------------------------------------------
 
+SCOPE_MODIFIERS = ("global", "script", "local", "private")
+
+
 class Scope:
+    """One PowerShell scope. Reads walk up the parents (dynamic scoping, about_Scopes: "an item is visible in the
+    scope in which it was created and in any child scopes, unless you explicitly make it private"); a plain
+    assignment writes the current scope. ``private`` holds the names created with ``$private:``."""
+
     def __init__(self, parent: Scope | None = None):
         self.parent = parent
         self.variables: CaseInsensitiveDict = CaseInsensitiveDict()
+        self.private: set[str] = set()
 
     def find(self, name: str) -> Scope | None:
         scope: Scope | None = self
         while scope is not None:
-            if name in scope.variables:
+            if name in scope.variables and (scope is self or name.lower() not in scope.private):
                 return scope
             scope = scope.parent
         return None
@@ -637,7 +645,7 @@ class Evaluator:
     def assign_to(self, target: Any, value: Any) -> None:
         kind = target.type
         if kind == "variable":
-            name = self.variable_name(target)
+            modifier, name = self.variable_reference(target)
             if name.lower().startswith("env:"):
                 self.session.environment[name[4:]] = to_string(value)
             elif name.lower() == "null":
@@ -645,7 +653,7 @@ class Evaluator:
             elif name.lower() in ("true", "false"):
                 raise runtime_error(f"Cannot overwrite variable {name} because it is read-only or constant.", "VariableNotWritable", "WriteError")
             else:
-                self.session.set_variable(name, value)
+                self.session.set_variable(name, value, scope=modifier)
         elif kind == "member_access":
             obj_node, op, member = self.member_parts(target)
             if op == "::":
@@ -841,9 +849,10 @@ class Evaluator:
                 index += 2
                 continue
             if char == "$":
-                match = re.match(r"\$((?:env:)?[A-Za-z_][A-Za-z0-9_]*)", text[index:])
+                match = re.match(r"\$((?:env:|global:|script:|local:|private:)?[A-Za-z_][A-Za-z0-9_]*)", text[index:], re.IGNORECASE)
                 if match:
-                    out.append(to_string(self.session.get_variable(match.group(1))))
+                    modifier, name = split_scope_modifier(match.group(1))
+                    out.append(to_string(self.session.get_variable(name, scope=modifier)))
                     index += len(match.group(0))
                     continue
                 if text[index + 1:index + 2] in ("(", "{"):
@@ -1363,18 +1372,15 @@ class Evaluator:
         text = self.src.text_of(node)
         if text.startswith("@"):
             raise self.unsupported(node, "splatting outside a command argument")
-        return self.session.get_variable(self.variable_name(node), strict_node=node)
+        modifier, name = self.variable_reference(node)
+        return self.session.get_variable(name, strict_node=node, scope=modifier)
+
+    def variable_reference(self, node: Any) -> tuple[str | None, str]:
+        """``$global:x`` -> ("global", "x"); ``$x`` / ``$variable:x`` -> (None, "x"); ``$env:x`` stays a name."""
+        return split_scope_modifier(self.src.text_of(node)[1:])
 
     def variable_name(self, node: Any) -> str:
-        text = self.src.text_of(node)
-        name = text[1:]
-        if name.startswith("{") and name.endswith("}"):
-            name = name[1:-1]
-        lowered = name.lower()
-        for scope in ("global:", "script:", "local:", "private:", "variable:"):
-            if lowered.startswith(scope):
-                return name[len(scope):]
-        return name
+        return self.variable_reference(node)[1]
 
     def member_parts(self, node: Any) -> tuple[Any, str, Any]:
         children = [c for c in node.children if c.type != "comment"]
@@ -1425,6 +1431,18 @@ class Evaluator:
 _OP_NAMES = {"+": "Addition", "-": "Subtraction", "*": "Multiply", "/": "Division", "%": "Modulus"}
 COMPARISON_BASE = {"eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "match", "notmatch", "contains", "notcontains",
                    "in", "notin", "replace", "split", "join", "is", "isnot", "as"}
+
+
+def split_scope_modifier(name: str) -> tuple[str | None, str]:
+    if name.startswith("{") and name.endswith("}"):
+        name = name[1:-1]
+    lowered = name.lower()
+    if lowered.startswith("variable:"):
+        return None, name[len("variable:"):]
+    for modifier in SCOPE_MODIFIERS:
+        if lowered.startswith(modifier + ":"):
+            return modifier, name[len(modifier) + 1:]
+    return None, name
 
 
 def _keyword(node: Any) -> str:

@@ -16,7 +16,7 @@ from . import convert
 from .convert import ArrayList, ScriptBlock, TypeRef, as_list, to_string
 from .interpreter import (
     ACTION_PREFERENCES, EXCHANGE_INSTALL_PATH, Evaluator, Scope, UserFunction, error_record, method_error, runtime_error,
-    short_type, type_object,
+    short_type, split_scope_modifier, type_object,
 )
 from .parser import ParseException, parse
 
@@ -105,10 +105,27 @@ def _scan_common(args: list[Argument], alias: str, full: str, minimum: int) -> A
     return NOTHING
 
 
-class Invocation:
-    """The :class:`commands.CommandContext` of one command invocation."""
+class RemotePipelineStopped(Exception):
+    """The remote side of an implicit-remoting call ended its pipeline (-ErrorAction Stop applied remotely)."""
 
-    def __init__(self, session: Session, command_name: str, error_action: str, warning_action: str, redirect: dict, position: Any):
+
+class Invocation:
+    """The :class:`commands.CommandContext` of one command invocation.
+
+    ``error_action`` / ``warning_action`` are what the command itself runs with. For an ordinary cmdlet that is
+    -ErrorAction, else the caller's (dynamically scoped) preference. For an Exchange cmdlet reached through implicit
+    remoting (``remote_computer`` set) the command runs on the server: -ErrorAction is applied there ("-ErrorAction is
+    applied _remotely_, which means that whatever errors occur is invariably converted to a non-terminating error
+    _locally_", MicrosoftDocs/PowerShell-Docs#1583) and the server runspace's own preference is Continue. What
+    arrives is then handled by the local proxy function of the generated module with ``local_error_action``: the
+    GLOBAL $ErrorActionPreference, the only one a module sees (#1583, PowerShell/PowerShell#4568).
+    """
+
+    remote_computer: str | None = None  # set for Exchange cmdlets reached through implicit remoting
+
+    def __init__(self, session: Session, command_name: str, error_action: str, warning_action: str, redirect: dict, position: Any,
+                 error_variable: list | None = None, remote_computer: str | None = None,
+                 local_error_action: str | None = None, local_warning_action: str | None = None):
         self.session = session
         self.lab = session.lab
         self.server = session.server
@@ -120,6 +137,10 @@ class Invocation:
         self.position = position
         self.had_error = False
         self.merged: list = []
+        self.error_variable = error_variable  # the -ErrorVariable list, or None
+        self.remote_computer = remote_computer
+        self.local_error_action = local_error_action or error_action
+        self.local_warning_action = local_warning_action or warning_action
 
     @property
     def exchange_loaded(self) -> bool:
@@ -129,61 +150,115 @@ class Invocation:
     def exchange_mode(self) -> str | None:
         return self.session.exchange_mode
 
+    def _preference(self, name: str) -> str:
+        return self.session.preference(name, global_only=self.remote_computer is not None)
+
     def write_warning(self, message: str) -> None:
-        if self.warning_action in ("SilentlyContinue", "Ignore") or self.redirect.get("3") == "null" or self.redirect.get("*") == "null":
+        if self.remote_computer:
+            # -WarningAction is applied on the server; a warning that gets through is written again locally by the
+            # proxy, under the global $WarningPreference.
+            if self.warning_action in ("SilentlyContinue", "Ignore"):
+                return
+            if self.warning_action in ("Stop", "Inquire"):
+                self.write_error(_warning_stop(message, self.command_name, terminating=False))
+                raise RemotePipelineStopped()
+            action = self.local_warning_action
+        else:
+            action = self.warning_action
+        if action in ("SilentlyContinue", "Ignore") or self.redirect.get("3") == "null" or self.redirect.get("*") == "null":
             return
-        if self.warning_action == "Stop":
-            error = PSError(
-                "The running command stopped because the preference variable \"WarningPreference\" or common parameter is set to Stop: " + message,
-                error_id="ActionPreferenceStop", category="OperationStopped",
-                exception_type="System.Management.Automation.ActionPreferenceStopException", command=self.command_name, terminating=True,
-            )
+        if action == "Stop":
+            error = _warning_stop(message, self.command_name, terminating=True)
             error.script_terminating = True  # type: ignore[attr-defined]
             raise error
         self.session.streams.write_warning(message)
 
     def write_progress(self, activity: str, status: str, completed: bool = False) -> None:
-        if self.session.preference("ProgressPreference") in ("Continue", "Stop", "Inquire"):
+        if self._preference("ProgressPreference") in ("Continue", "Stop", "Inquire"):
             self.session.streams.write_progress(activity, status, completed)
 
     def write_verbose(self, message: str) -> None:
-        if self.session.preference("VerbosePreference") in ("Continue",):
+        if self._preference("VerbosePreference") in ("Continue",):
             self.session.streams.write_verbose(message)
 
-    remote_computer: str | None = None  # set for Exchange cmdlets reached through implicit remoting
-
     def write_error(self, error: PSError) -> None:
-        self.had_error = True
+        """A non-terminating error written by the command."""
         if error.command is None:
             error.command = self.command_name
-        if self.remote_computer and not getattr(error, "remote_computer", None):
-            # Errors of implicit remoting come back deserialized: the exception is a RemoteException whose
-            # CategoryInfo still names the server-side reason, and there is no local position.
-            error.remote_computer = self.remote_computer  # type: ignore[attr-defined]
-            error.reason = short_type(error.exception_type)  # type: ignore[attr-defined]
-            error.exception_type = "System.Management.Automation.RemoteException"
         if getattr(error, "position", None) is None:
             error.position = self.position  # type: ignore[attr-defined]
+        if self.remote_computer:
+            self._as_remote(error)
+            if self.error_action in ("SilentlyContinue", "Ignore"):
+                return  # handled on the server: nothing comes back
+            self.arrive(error)
+            if self.error_action in ("Stop", "Inquire"):
+                raise RemotePipelineStopped()  # the remote command ends at its first error
+            return
+        self.had_error = True
         if self.error_action == "Stop":
+            self.collect(error)
             error.terminating = True
             error.script_terminating = True  # type: ignore[attr-defined]
             raise error
-        if self.error_action == "Ignore":
+        self.deliver(error, self.error_action)
+
+    def arrive(self, error: PSError) -> None:
+        """An error record of the remote command reaches the client: always as a non-terminating error, whatever it
+        was on the server ("In the context of _remoting_, terminating errors (of either type) are converted to
+        non-terminating ones", #1583), then handled under the global preference."""
+        self._as_remote(error)
+        error.terminating = False
+        self.had_error = True
+        if self.local_error_action in ("Stop", "Inquire"):
+            self.collect(error)
+            error.terminating = True
+            error.script_terminating = True  # type: ignore[attr-defined]
+            error.arrived = True  # type: ignore[attr-defined]
+            raise error
+        self.deliver(error, self.local_error_action)
+
+    def deliver(self, error: PSError, action: str) -> None:
+        if action == "Ignore":
             return
-        self.session.record_error(error)
-        if self.error_action == "SilentlyContinue":
+        record = error_record(error)
+        self.collect(error, record)
+        self.session.record_error(error, record)
+        if action == "SilentlyContinue":
             return
         destination = self.redirect.get("2") or self.redirect.get("*")
         if destination == "null":
             return
         if destination == "output":
-            self.merged.append(error_record(error))
+            self.merged.append(record)
             return
         self.session.emit_error(error)
+
+    def collect(self, error: PSError, record: Any = None) -> None:
+        """-ErrorVariable gets every error of the command that is not ignored (also those made terminating by Stop)."""
+        if self.error_variable is not None:
+            self.error_variable.append(record if record is not None else error_record(error))
+
+    def _as_remote(self, error: PSError) -> None:
+        if getattr(error, "remote_computer", None):
+            return
+        # Errors of implicit remoting come back deserialized: the exception is a RemoteException whose
+        # CategoryInfo still names the server-side reason, and there is no local position.
+        error.remote_computer = self.remote_computer  # type: ignore[attr-defined]
+        error.reason = short_type(error.exception_type)  # type: ignore[attr-defined]
+        error.exception_type = "System.Management.Automation.RemoteException"
 
     def run_block(self, block: ScriptBlock, item: Any = NOTHING, args: tuple = ()) -> list:
         # ForEach-Object/Where-Object script blocks run in the caller's scope, as in PowerShell.
         return self.session.evaluator.invoke_block(block, [Argument(None, a) for a in args], None, dot_source=True, dollar_underscore=item)
+
+
+def _warning_stop(message: str, command: str, terminating: bool) -> PSError:
+    return PSError(
+        "The running command stopped because the preference variable \"WarningPreference\" or common parameter is set to Stop: " + message,
+        error_id="ActionPreferenceStop", category="OperationStopped",
+        exception_type="System.Management.Automation.ActionPreferenceStopException", command=command, terminating=terminating,
+    )
 
 
 def _encoding(name: str) -> PSObject:
@@ -307,7 +382,15 @@ class Session:
     def pop_scope(self, dot_source: bool) -> None:
         self.scope = self.scope_stack.pop()
 
-    def get_variable(self, name: str, strict_node: Any = None) -> Any:
+    def scope_for(self, modifier: str | None) -> Scope:
+        """The scope a modifier names. ``script:`` is "the nearest ancestor script file's scope or Global if there is
+        no nearest ancestor script file" (about_Scopes, 5.1): powershell.exe -Command / -EncodedCommand / stdin lines
+        run no script file, and neither ``& { }`` nor ``[scriptblock]::Create`` makes one, so it is the global scope."""
+        if modifier in ("global", "script"):
+            return self.global_scope
+        return self.scope
+
+    def get_variable(self, name: str, strict_node: Any = None, scope: str | None = None) -> Any:
         lowered = name.lower()
         if lowered == "true":
             return True
@@ -321,29 +404,41 @@ class Session:
             return self.environment.get(name[4:])
         if lowered == "psitem":
             name = "_"
-        scope = self.scope.find(name)
-        if scope is not None:
-            return scope.variables[name]
+        if scope is None:
+            found = self.scope.find(name)  # dynamic: the current scope, then its parents
+        else:
+            # `$global:x` / `$script:x` / `$local:x` / `$private:x` read that one scope only.
+            target = self.scope_for(scope)
+            found = target if name in target.variables else None
+        if found is not None:
+            return found.variables[name]
         if self.strict and strict_node is not None:
             error = runtime_error(f"The variable '${name}' cannot be retrieved because it has not been set.", "VariableIsUndefined")
             error.target = name
             raise error
         return None
 
-    def set_variable(self, name: str, value: Any, local: bool = True) -> None:
+    def set_variable(self, name: str, value: Any, local: bool = True, scope: str | None = None) -> None:
+        """A plain assignment (and ``$local:``) creates or writes the variable in the current scope, hiding a parent's;
+        ``$global:`` / ``$script:`` write that scope; ``$private:`` also hides the variable from child scopes."""
         if name.lower() == "psitem":
             name = "_"
-        self.scope.variables[name] = value
+        target = self.scope_for(scope)
+        target.variables[name] = value
+        if scope == "private":
+            target.private.add(name.lower())
 
-    def preference(self, name: str) -> str:
-        value = self.get_variable(name)
+    def preference(self, name: str, global_only: bool = False) -> str:
+        """A preference variable resolved like any variable; ``global_only`` is what a module's function sees (a module
+        scope inherits from the global scope, never from its caller's: PowerShell/PowerShell#4568)."""
+        value = self.get_variable(name, scope="global" if global_only else None)
         try:
             return normalize_action(value, name)
         except PSError:
             return "Continue"
 
-    def record_error(self, error: PSError) -> None:
-        self.error_list.insert(0, error_record(error))
+    def record_error(self, error: PSError, record: Any = None) -> None:
+        self.error_list.insert(0, record if record is not None else error_record(error))
 
     def emit_error(self, error: PSError) -> None:
         self.streams.write_error(error)
@@ -419,28 +514,74 @@ class Session:
         display = getattr(command, "name", name)
         error_action = _scan_common(args, "ea", "erroraction", 6)
         warning_action = _scan_common(args, "wa", "warningaction", 8)
-        error_action = self.preference("ErrorActionPreference") if error_action is NOTHING else normalize_action(error_action, display)
-        warning_action = self.preference("WarningPreference") if warning_action is NOTHING else normalize_action(warning_action, display, "WarningAction")
-        invocation = Invocation(self, display, error_action, warning_action, redirect, position)
-        if self.exchange_mode in ("remote_session", "remote_exchange_script") and name in self.exchange_commands:
-            invocation.remote_computer = self.exchange_host
+        remote = self.exchange_mode in ("remote_session", "remote_exchange_script") and name in self.exchange_commands
+        if remote:
+            # A proxy function of the module Import-PSSession generated: the command runs on the server with the
+            # -ErrorAction/-WarningAction given (else the server runspace's default, Continue); what comes back is
+            # handled under the GLOBAL preferences, the only ones a module sees (#1583, PowerShell#4568).
+            error_action = "Continue" if error_action is NOTHING else normalize_action(error_action, display)
+            warning_action = "Continue" if warning_action is NOTHING else normalize_action(warning_action, display, "WarningAction")
+            local_error_action = self.preference("ErrorActionPreference", global_only=True)
+            local_warning_action = self.preference("WarningPreference", global_only=True)
+        else:
+            error_action = self.preference("ErrorActionPreference") if error_action is NOTHING else normalize_action(error_action, display)
+            warning_action = self.preference("WarningPreference") if warning_action is NOTHING else normalize_action(warning_action, display, "WarningAction")
+            local_error_action, local_warning_action = error_action, warning_action
+        error_variable = None if isinstance(command, UserFunction) else self._error_variable(_scan_common(args, "ev", "errorvariable", 6))
+        invocation = Invocation(self, display, error_action, warning_action, redirect, position, error_variable,
+                                self.exchange_host if remote else None, local_error_action, local_warning_action)
         try:
             output = command.invoke(invocation, args, pipeline_input)
+        except RemotePipelineStopped:
+            output = []
         except PSError as error:
             if error.command is None and not isinstance(error, (UnsupportedConstruct, ParseException)):
                 error.command = display
             if getattr(error, "position", None) is None:
                 error.position = position  # type: ignore[attr-defined]
-            if error.terminating:
+            if getattr(error, "arrived", False) or getattr(error, "script_terminating", False) or isinstance(error, UnsupportedConstruct):
+                raise  # already handled (a remote error made terminating by the global Stop, a local Stop), or the lab's limit
+            if remote:
+                if error.terminating:
+                    invocation.arrive(error)  # a terminating error on the server arrives as a non-terminating one
+                else:
+                    try:
+                        invocation.write_error(error)
+                    except RemotePipelineStopped:
+                        pass
+                output = []
+            elif error.terminating:
+                if error_variable is not None and error.exception_type != "System.Management.Automation.ParameterBindingException":
+                    invocation.collect(error)
                 raise
-            invocation.write_error(error)
-            output = []
+            else:
+                invocation.write_error(error)
+                output = []
         if invocation.had_error:
             self.statement_failed = True
         output = list(output or [])
         if redirect.get("1") == "null" or redirect.get("*") == "null":
             output = []
         return output + invocation.merged
+
+    def _error_variable(self, value: Any) -> list | None:
+        """-ErrorVariable name / +name: a new ArrayList in the current scope, or the existing one appended to."""
+        if value is NOTHING or value is None:
+            return None
+        name = to_string(value)
+        append = name.startswith("+")
+        if append:
+            name = name[1:]
+        modifier, name = split_scope_modifier(name)
+        if append:
+            existing = self.get_variable(name, scope=modifier)
+            if isinstance(existing, ArrayList):
+                return existing
+            collected = ArrayList(as_list(existing) if existing is not None else [])
+        else:
+            collected = ArrayList()
+        self.set_variable(name, collected, scope=modifier)
+        return collected
 
     def dot_source_file(self, path: str, node: Any, dot: bool = True) -> list:
         normalized = re.sub(r"\\+", r"\\", path.replace("/", "\\")).lower()
