@@ -701,18 +701,20 @@ ALIASES = {
     "%": "ForEach-Object", "foreach": "ForEach-Object", "?": "Where-Object", "where": "Where-Object", "select": "Select-Object",
     "echo": "Write-Output", "write": "Write-Output", "iex": "Invoke-Expression", "gcm": "Get-Command", "asnp": "Add-PSSnapin",
     "nsn": "New-PSSession", "ipsn": "Import-PSSession", "rsn": "Remove-PSSession", "sort": "Sort-Object", "measure": "Measure-Object",
-    "sleep": "Start-Sleep",
+    "sleep": "Start-Sleep", "gci": "Get-ChildItem", "dir": "Get-ChildItem", "ls": "Get-ChildItem", "ipmo": "Import-Module",
 }
 
 
 def builtin_commands() -> CaseInsensitiveDict:
     from .exchange_shell import AddPSSnapin, ImportPSSession, NewPSSession, RemovePSSession
+    from .providers import GetChildItem, TestPath  # the Cert: drive (local machine stores)
+    from .webadministration import GetWebBinding, ImportModule  # IIS bindings (WebAdministration)
 
     commands = CaseInsensitiveDict()
     for cls in (WriteOutput, WriteHost, WriteWarning, WriteVerbose, WriteDebug, WriteError, OutString, OutNull, ConvertToJson,
                 ConvertFromJson, SelectObject, WhereObject, ForEachObject, NewObject, ConvertToSecureString, InvokeExpression,
                 GetCommand, SetStrictMode, SortObject, MeasureObject, AddMember, StartSleep, AddPSSnapin, NewPSSession, ImportPSSession,
-                RemovePSSession):
+                RemovePSSession, GetChildItem, TestPath, ImportModule, GetWebBinding):
         command = cls()
         commands[command.name] = command
     for alias, target in ALIASES.items():
