@@ -17,6 +17,8 @@ any other object       :class:`PSObject` (type names, case-insensitive propertie
                        methods, a string form and a JSON form)
 an enum value          :class:`PSEnum` (``ToString()`` is the name; ``ConvertTo-Json``
                        writes the number, as Windows PowerShell 5.1 does)
+a deserialized enum    :class:`DeserializedEnum` (an enum received through a plain
+                       ``Import-PSSession``: prints as the name, equals only its number)
 =====================  ==========================================================
 
 Exchange objects (connectors, virtual directories, ...) are :class:`PSObject` instances whose
@@ -137,6 +139,33 @@ class PSEnum(PSObject):
 
     def __hash__(self) -> int:
         return hash((self.type_name, self.value))
+
+
+class DeserializedEnum(PSObject):
+    """An enum value that crossed a remoting boundary to a client without its type (MS-PSRP 2.2.5.2.7).
+
+    The serializer writes the enum's type names, its ``ToString()`` (the name) and its number; a client that cannot
+    load the type gets the number wrapped in an object whose type names start with ``Deserialized.``. So its string
+    form is the name (``[string]``, ``"$x"``, ``.ToString()``), it equals its number, but ``-eq 'Name'`` is False:
+    PowerShell compares with the wrapped Int32 and a name does not convert to one. ``ConvertTo-Json`` writes the
+    number.
+    """
+
+    def __init__(self, type_names: list[str], name: str, value: int):
+        super().__init__(["Deserialized." + t if not t.startswith("Deserialized.") else t for t in type_names], string=name)
+        self.name = name
+        self.value = value
+        self._json = lambda: self.value
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DeserializedEnum):
+            return self.value == other.value
+        if isinstance(other, (int, float)) and not isinstance(other, bool):
+            return self.value == other
+        return False
+
+    def __hash__(self) -> int:
+        return hash(("DeserializedEnum", self.value))
 
 
 def deserialized(obj: PSObject) -> PSObject:

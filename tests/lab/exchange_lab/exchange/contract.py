@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..commands import Argument, CommandContext, ParamSpec, bind
 from ..errors import PSError, parameter_binding
-from ..psvalues import Hashtable, PSEnum, PSObject, deserialized
+from ..psvalues import Hashtable, PSEnum, PSObject
+from . import remoting
 from . import types as T
 from .registry import CMDLETS, Call, exchange_error
 
@@ -89,9 +90,9 @@ class ExchangeCommand:
                 ctx.write_error(error)  # a non-terminating error for one object; the next objects still run
                 continue
             results.extend(output)
-        if ctx.exchange_mode in ("remote_session", "remote_exchange_script"):
-            results = [deserialize(value) for value in results]
-        return results
+        # Through implicit remoting the client gets what its mode rebuilds (remoting.py): property bags with
+        # nested Exchange values as strings in remote_session, Exchange's own objects in remote_exchange_script.
+        return remoting.receive(results, ctx, self.org.server_fqdn(self.server))
 
     def _bind(self, args: list[Argument], item: Any) -> tuple:
         params = self._ordered_params(item)
@@ -406,27 +407,9 @@ def _write_host(ctx: Any, text: str) -> None:
 
 # --- remoting ----------------------------------------------------------------------------------------------------
 
-# Values the PowerShell serializer carries as themselves (primitive known types); everything else arrives as a
-# property bag whose type names start with ``Deserialized.`` and which keeps its string form but not its methods.
-_PRIMITIVE_TYPES = {"System.Uri", "System.Guid", "System.Version", "System.DateTime", "System.TimeSpan"}
 
-
-def deserialize(value: Any, depth: int = 0) -> Any:
-    if isinstance(value, list):
-        return [deserialize(item, depth) for item in value]
-    if isinstance(value, PSEnum):
-        copy_ = PSEnum(value.type_name, value.name, value.value)
-        return deserialized(copy_)
-    if not isinstance(value, PSObject):
-        return value
-    if value.type_name in _PRIMITIVE_TYPES:
-        return value
-    if value.type_name.startswith("Deserialized."):
-        return value
-    # Past the serialization depth (1 for nested Exchange values) objects collapse to their string form.
-    properties = {}
-    for key, item in value.properties.items():
-        properties[key] = deserialize(item, depth + 1) if depth < 2 else (item.to_string() if isinstance(item, PSObject) else item)
-    text = value.to_string()
-    bag = PSObject(list(value.type_names), properties, string=text)
-    return deserialized(bag)
+def deserialize(value: Any, mode: str = "remote_session") -> Any:
+    """``value`` as a client of ``mode`` receives it (see remoting.py); kept for callers of the former helper."""
+    if mode == "remote_exchange_script":
+        return remoting.ems_object(value)
+    return remoting.plain_session_object(value)
