@@ -37,9 +37,11 @@ Behaviour follows Microsoft's cmdlet reference:
   accepted and returned text is the same, but the lab writes no file (the path is kept on the pending request);
   ``Import-ExchangeCertificate -FileName`` reads the path on the lab host, which stands in for the server.
 - ``-DoNotRequireSsl`` and ``-NetworkServiceAllowed`` are accepted and change nothing the lab models.
-- Not emulated: the empty ``Services`` that Get-ExchangeCertificate has been reported to return through remote
-  PowerShell since the November 2023 security update, and the RawData-only objects real remoting captures carry
-  (FACTS.md section 2); the lab returns full objects in every mode. Robust clients read RawData anyway.
+- Through a plain ``Import-PSSession`` (``remote_session``) the certificate objects these cmdlets write arrive
+  with ``RawData`` only (``Thumbprint``, ``Status``, ``Services``, ... are ``$null``), as PowerShell serializes
+  X509Certificate2-derived objects; in ``remote_exchange_script`` and ``snapin`` they are full objects
+  (remoting.py has the sources). Not emulated: the empty ``Services`` reported since the November 2023 security
+  update.
 - Error texts confirmed from public reports: the internal transport and Send connector removal errors (with their
   "A special Rpc error occurs on server X:" prefix) and the SMTP prompt text. Others (certificate not found,
   duplicate, wrong PFX password — Windows' own "The specified network password is not correct.", non-exportable
@@ -350,8 +352,9 @@ def _x500_object(name: x509.Name) -> PSObject:
 
 
 def certificate_object(org, server: str, record: dict, trust_anchors: Iterable[x509.Certificate] = ()) -> PSObject:
-    """The ExchangeCertificate object Get/New/Import-ExchangeCertificate write (an X509Certificate2 with Exchange's
-    properties). Over remote PowerShell a real server may send less (FACTS §2); the lab sends the full object."""
+    """The ExchangeCertificate object Get/New/Import-ExchangeCertificate write on the server (an X509Certificate2
+    with Exchange's properties). What a client receives depends on its shell mode: remoting.py reduces it to
+    ``RawData`` for a plain Import-PSSession."""
     cert = _load(record)
     der = base64.b64decode(record["der"])
     pending = bool(record.get("pending"))
