@@ -130,7 +130,9 @@ def test_fresh_server_has_the_three_default_certificates(lab):
     assert auth.get("Subject") == "CN=Microsoft Exchange Server Auth Certificate"
     assert auth.get("Services").to_string() == "SMTP" and auth.get("CertificateDomains") == []
     wmsvc = by_name["WMSVC-SHA2"]
-    assert wmsvc.get("Subject") == "CN=WMSVC-SHA2" and wmsvc.get("Services").to_string() == "None"
+    # IIS names its certificate after the computer (CN=WMSvc-SHA2-MOS-MAIL on a real Exchange server).
+    assert wmsvc.get("Subject") == "CN=WMSvc-SHA2-EX01" == wmsvc.get("Issuer")
+    assert wmsvc.get("Services").to_string() == "None"
 
     # The auth certificate is one per organisation; the server certificates are per server.
     ex02 = {o.get("FriendlyName"): o for o in lab.run("Get-ExchangeCertificate", Server="EX02")}
@@ -149,7 +151,7 @@ def test_fresh_server_has_the_three_default_certificates(lab):
 
 def test_2013_wmsvc_certificate_name(lab2013):
     names = [o.get("Subject") for o in lab2013.run("Get-ExchangeCertificate")]
-    assert names == ["CN=EX01", "CN=Microsoft Exchange Server Auth Certificate", "CN=WMSVC"]
+    assert names == ["CN=EX01", "CN=Microsoft Exchange Server Auth Certificate", "CN=WMSvc-EX01"]
 
 
 def test_seeding_is_idempotent(lab):

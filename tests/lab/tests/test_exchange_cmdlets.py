@@ -215,14 +215,43 @@ SET_VDIRS = [
 @pytest.mark.parametrize("noun,name,url", SET_VDIRS)
 def test_virtual_directory_urls_round_trip(sh, noun, name, url):
     identity = f"EX01\\{name}"
-    sh(f"Set-{noun}", identity, "-ExternalUrl", url, "-InternalUrl", url)
+    # Set-MapiVirtualDirectory takes its URLs only with -IISAuthenticationMethods (test_mapi_urls_need_iis_authentication_methods).
+    auth = ["-IISAuthenticationMethods", "Ntlm,OAuth,Negotiate"] if noun == "MapiVirtualDirectory" else []
+    sh(f"Set-{noun}", identity, "-ExternalUrl", url, "-InternalUrl", url, *auth)
     got = sh.one(f"Get-{noun}", "-Identity", identity, "-ADPropertiesOnly")
     assert got.get("ExternalUrl").get("OriginalString") == url
     assert got.get("InternalUrl").to_string() == url.replace("mail.contoso.com", "mail.contoso.com")
     assert got.get("ExternalUrl").get("Host") == "mail.contoso.com"
     assert sh.one(f"Get-{noun}", "-Server", "EX02").get("ExternalUrl") is None
-    sh(f"Set-{noun}", identity.upper(), "-ExternalUrl", None)
+    sh(f"Set-{noun}", identity.upper(), "-ExternalUrl", None, *auth)
     assert sh.one(f"Get-{noun}", identity).get("ExternalUrl") is None
+
+
+@pytest.mark.parametrize("version", ["2013", "2016", "2019"])
+def test_mapi_urls_need_iis_authentication_methods(tmp_path, version):
+    # "When you use the InternalUrl or ExternalUrl parameters, you need to specify one or more authentication values by
+    # using the IISAuthenticationMethods parameter." (Set-MapiVirtualDirectory); a $null URL is no exception.
+    sh = Shell(open_org(tmp_path, version))
+    identity = "EX01\\mapi (Default Web Site)"
+    for url_parameter, value in (("-InternalUrl", "https://mail.contoso.com/mapi"), ("-ExternalUrl", "https://mail.contoso.com/mapi"),
+                                 ("-ExternalUrl", None)):
+        error = refused(sh, "Set-MapiVirtualDirectory", identity, url_parameter, value)
+        assert error.message.startswith("The IISAuthenticationMethods parameter must be specified when you use the InternalUrl or ExternalUrl")
+        assert not error.terminating and error.exception_type.endswith("TaskArgumentException")
+    with pytest.raises(PSError):  # -WhatIf validates too
+        sh("Set-MapiVirtualDirectory", identity, "-InternalUrl", "https://mail.contoso.com/mapi", Colon("WhatIf", True))
+    mapi = sh.one("Get-MapiVirtualDirectory", "-Server", "EX01")
+    assert mapi.get("InternalUrl").to_string() == "https://ex01.corp.contoso.com/mapi" and mapi.get("ExternalUrl") is None
+    # With the methods (the current ones, as the collection sends them) the URL is set and the methods kept.
+    sh("Set-MapiVirtualDirectory", identity, "-ExternalUrl", "https://mail.contoso.com/mapi",
+       "-IISAuthenticationMethods", ["Ntlm", "OAuth", "Negotiate"])
+    mapi = sh.one("Get-MapiVirtualDirectory", "-Server", "EX01")
+    assert mapi.get("ExternalUrl").to_string() == "https://mail.contoso.com/mapi"
+    assert [m.to_string() for m in mapi.get("IISAuthenticationMethods")] == ["Ntlm", "OAuth", "Negotiate"]
+    # Methods alone need no URL, and the other virtual directories have no such rule.
+    sh("Set-MapiVirtualDirectory", identity, "-IISAuthenticationMethods", "Ntlm,Negotiate")
+    assert [m.to_string() for m in sh.one("Get-MapiVirtualDirectory", "-Server", "EX01").get("IISAuthenticationMethods")] == ["Ntlm", "Negotiate"]
+    sh("Set-OabVirtualDirectory", "EX01\\OAB (Default Web Site)", "-ExternalUrl", "https://mail.contoso.com/OAB")
 
 
 def test_uri_read_back_is_canonical_like_system_uri(sh):

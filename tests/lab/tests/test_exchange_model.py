@@ -80,15 +80,20 @@ def test_seeded_virtual_directories(tmp_path, version):
             assert vdir.get("InternalUrl").get("AbsoluteUri") == internal
 
 
-@pytest.mark.parametrize("version,external_auth,gwd", [("2013", "Ntlm", False), ("2016", "Negotiate", True), ("2019", "Negotiate", True)])
-def test_seeded_outlook_anywhere_client_access_and_oab(tmp_path, version, external_auth, gwd):
+@pytest.mark.parametrize("version,gwd", [("2013", False), ("2016", True), ("2019", True)])
+def test_seeded_outlook_anywhere_client_access_and_oab(tmp_path, version, gwd):
     sh = Shell(open_org(tmp_path, version))
     oa = sh.one("Get-OutlookAnywhere", "-Server", "EX01")
     assert oa.to_string() == "EX01\\Rpc (Default Web Site)"
     assert oa.get("InternalHostname").get("HostnameString") == "ex01.corp.contoso.com"
     assert oa.get("ExternalHostname") is None
     assert oa.get("InternalClientAuthenticationMethod").to_string() == "Ntlm"
-    assert oa.get("ExternalClientAuthenticationMethod").to_string() == external_auth
+    # Set-OutlookAnywhere (2013 to SE): external "Negotiate (default value)"; IIS "By default, all values are used."
+    assert oa.get("ExternalClientAuthenticationMethod").to_string() == "Negotiate"
+    assert [m.to_string() for m in oa.get("IISAuthenticationMethods")] == ["Basic", "Ntlm", "Negotiate"]
+    # Set-MapiVirtualDirectory: "The default values are NTLM, OAuth, and Negotiate."
+    mapi = sh.one("Get-MapiVirtualDirectory", "-Server", "EX01")
+    assert [m.to_string() for m in mapi.get("IISAuthenticationMethods")] == ["Ntlm", "OAuth", "Negotiate"]
     cas_cmdlet = "Get-ClientAccessServer" if version == "2013" else "Get-ClientAccessService"
     cas = sh.one(cas_cmdlet, "EX01")
     assert cas.get("AutoDiscoverServiceInternalUri").get("AbsoluteUri") == "https://ex01.corp.contoso.com/Autodiscover/Autodiscover.xml"

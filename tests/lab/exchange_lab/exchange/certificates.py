@@ -285,7 +285,8 @@ def seed_certificates(org, server_name: str) -> None:
       internal transport (default SMTP) certificate;
     - ``Microsoft Exchange Server Auth Certificate``: self-signed, SMTP; one per organisation (Exchange copies it
       to every server), so a later server gets the same certificate as the first;
-    - ``WMSVC-SHA2`` (2016, 2019) / ``WMSVC`` (2013): the IIS Web Management Service's certificate, no services.
+    - ``WMSVC-SHA2`` (2016, 2019) / ``WMSVC`` (2013): the IIS Web Management Service's certificate, no services;
+      subject ``CN=WMSvc-SHA2-<server>`` / ``CN=WMSvc-<server>`` as real servers show it (README.md, Fidelity).
     RSA 2048, SHA-256, private keys not exportable.
     """
     with org.lock:
@@ -316,7 +317,10 @@ def seed_certificates(org, server_name: str) -> None:
 
         wmsvc = "WMSVC" if org.version == "2013" else "WMSVC-SHA2"
         key = xu.new_key(2048)
-        subject = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, wmsvc)])
+        # IIS names the certificate after the computer: CN=WMSvc-SHA2-MOS-MAIL (Get-ExchangeCertificate on a real
+        # server), CN=WMSvc-WIN-K300A9DA9VA (CSS-Exchange's E19 dump, the older naming).
+        common_name = ("WMSvc-" if org.version == "2013" else "WMSvc-SHA2-") + name
+        subject = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, common_name)])
         cert = xu.make_self_signed(key, subject, [], years=WMSVC_YEARS, now=now)
         store.append(_new_record(cert, key, friendly_name=wmsvc, services=0, exportable=False, store=store))
 

@@ -45,6 +45,13 @@ VIRTUAL_DIRECTORIES = {
     "powershell": ("PowerShell (Default Web Site)", "/powershell", "http", "ADPowerShellVirtualDirectory"),
     "autodiscover": ("Autodiscover (Default Web Site)", None, "https", "ADAutodiscoverVirtualDirectory"),
 }
+# Set-MapiVirtualDirectory -IISAuthenticationMethods: "The default values are NTLM, OAuth, and Negotiate."
+# (office-docs-powershell, ExchangePowerShell/Set-MapiVirtualDirectory.md; applicable 2013 to SE).
+MAPI_IIS_AUTH = ["Ntlm", "OAuth", "Negotiate"]
+# Outlook Anywhere, on every version (office-docs-powershell, ExchangePowerShell/Set-OutlookAnywhere.md, applicable
+# 2013 to SE): ExternalClientAuthenticationMethod "Negotiate (default value)", InternalClientAuthenticationMethod
+# "Ntlm (default value)", IISAuthenticationMethods "By default, all values are used." (Basic, Ntlm, Negotiate).
+OUTLOOK_ANYWHERE_AUTH = {"internal": "Ntlm", "external": "Negotiate", "iis": ["Basic", "Ntlm", "Negotiate"]}
 VDIR_AUTH = {
     "owa": (["Basic", "Fba", "Ntlm", "WindowsIntegrated"], ["Fba"]),
     "ecp": (["Basic", "Fba"], ["Fba"]),
@@ -198,6 +205,7 @@ def vdir_record(org: "Organization", server: str, kind: str) -> dict:
             "ExtendedProtectionSPNList": [],
             "MetabasePath": f"IIS://{org.server_fqdn(server)}/W3SVC/1/ROOT/{site_path}",
             "Path": rf"{EXCHANGE_PATH}\FrontEnd\HttpProxy\{site_path.lower()}",
+            **({"IISAuthenticationMethods": list(MAPI_IIS_AUTH)} if kind == "mapi" else {}),
         },
     }
 
@@ -215,9 +223,9 @@ def outlook_anywhere_record(org: "Organization", server: str) -> dict:
             "ExternalHostname": None,
             "InternalClientsRequireSsl": False,
             "ExternalClientsRequireSsl": False,
-            "InternalClientAuthenticationMethod": "Ntlm",
-            "ExternalClientAuthenticationMethod": "Ntlm" if org.version == "2013" else "Negotiate",
-            "IISAuthenticationMethods": ["Basic", "Ntlm"] if org.version == "2013" else ["Basic", "Ntlm", "Negotiate"],
+            "InternalClientAuthenticationMethod": OUTLOOK_ANYWHERE_AUTH["internal"],
+            "ExternalClientAuthenticationMethod": OUTLOOK_ANYWHERE_AUTH["external"],
+            "IISAuthenticationMethods": list(OUTLOOK_ANYWHERE_AUTH["iis"]),
             "SSLOffloading": True,
             "ExtendedProtectionTokenChecking": "None",
             "ExtendedProtectionFlags": [],

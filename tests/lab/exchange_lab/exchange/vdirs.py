@@ -82,6 +82,8 @@ def _set(kind: str):
         record = org.find(call, vdirs_of_kind(org, kind), call.get("Identity"), wildcards=True, server_scoped=True, single=True)[0]
         if kind == "rpc":
             _check_outlook_anywhere(call)
+        if kind == "mapi":
+            _check_mapi(call)
         if not should_process(call, f'Configuring {description} "{record["server"]}\\{record["name"]}".'):
             return []
         apply_properties(call, record, skip={"Name", "DefaultAuthenticationMethod"})
@@ -109,6 +111,21 @@ def _check_outlook_anywhere(call: Call) -> None:
                 T.parse_hostname(call.get(parameter))
             except T.ConversionError as error:
                 raise exchange_error(call, error.reason, "DataValidation") from None
+
+
+# Set-MapiVirtualDirectory, -InternalUrl and -ExternalUrl: "When you use the InternalUrl or ExternalUrl parameters,
+# you need to specify one or more authentication values by using the IISAuthenticationMethods parameter."
+# (office-docs-powershell, ExchangePowerShell/Set-MapiVirtualDirectory.md; the Exchange 2013 syntax made
+# -IISAuthenticationMethods mandatory.) Refused on every version, a $null URL included. The wording is the lab's:
+# Exchange's own text could not be found.
+MAPI_NEEDS_IIS_AUTH = ("The IISAuthenticationMethods parameter must be specified when you use the InternalUrl or "
+                       "ExternalUrl parameter. Specify one or more authentication methods (for example, "
+                       "-IISAuthenticationMethods Ntlm,OAuth,Negotiate).")
+
+
+def _check_mapi(call: Call) -> None:
+    if (call.has("InternalUrl") or call.has("ExternalUrl")) and not call.get("IISAuthenticationMethods"):
+        raise exchange_error(call, MAPI_NEEDS_IIS_AUTH, "Invalid")
 
 
 def _remove(kind: str):
