@@ -56,7 +56,8 @@ class CommandContext(Protocol):
     user: str  # DOMAIN\\user of the WinRM session
     exchange_loaded: bool
     exchange_mode: str | None  # None, 'snapin', 'remote_session' or 'remote_exchange_script' (the last two deserialize)
-    error_action: str  # 'Stop' | 'Continue' | 'SilentlyContinue' | 'Ignore' for this invocation
+    error_action: str  # 'Stop' | 'Continue' | 'SilentlyContinue' | 'Ignore' for this invocation (through implicit
+    # remoting: the action applied on the server, i.e. -ErrorAction or Continue; see README.powershell.md)
 
     def write_warning(self, message: str) -> None: ...
 

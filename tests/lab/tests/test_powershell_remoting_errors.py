@@ -308,3 +308,11 @@ def test_a_confirmation_prompt_on_the_server_arrives_as_a_non_terminating_error(
     assert session.streams.output == ["after"]
     assert session.streams.errors[0].message.startswith("A command that prompts the user failed")
     assert session.streams.errors[0].reason == "HostException"
+
+
+def test_remote_warning_action_stop_arrives_as_a_non_terminating_error(lab):
+    session = shell(lab, "remote_session")
+    session.run("try { Set-FakeConnector -Identity 'Default EX01' -WarningAction Stop -ErrorAction SilentlyContinue; 'after' } catch { 'caught' }")
+    assert session.streams.output == ["after"]
+    assert session.streams.warnings == []
+    assert session.streams.errors[0].message.startswith("The running command stopped because the preference variable \"WarningPreference\"")

@@ -160,7 +160,8 @@ class Invocation:
             if self.warning_action in ("SilentlyContinue", "Ignore"):
                 return
             if self.warning_action in ("Stop", "Inquire"):
-                self.write_error(_warning_stop(message, self.command_name, terminating=False))
+                # Stop on the server is a terminating error there: it arrives whatever -ErrorAction says.
+                self.arrive(_warning_stop(message, self.command_name, terminating=False))
                 raise RemotePipelineStopped()
             action = self.local_warning_action
         else:
