@@ -5,10 +5,24 @@
 
 Pure (no network): the module reads the store once (:data:`READ_SCRIPT`), :func:`store_from_answer` turns the
 answer into :class:`StoreEntry` objects whose facts come from the certificate *bytes*
-(``[System.Convert]::ToBase64String($_.RawData)``, FACTS §2) - thumbprint, subject, issuer, SANs, expiry -
-while ``Status`` and ``Services`` are taken as Exchange prints them, with an empty ``Services`` meaning
-"unknown" (remote PowerShell has been reported to return it empty). The ``plan_*`` functions decide, before
-anything is written, what to run, and refuse what cannot work with a message that says why.
+(``[System.Convert]::ToBase64String($_.RawData)``, FACTS §2) - thumbprint, subject, issuer, SANs, expiry.
+
+Through a plain ``Import-PSSession`` Exchange's certificate objects arrive with ``RawData`` only: no
+``Thumbprint``, ``Status``, ``Services``, ``FriendlyName`` or ``HasPrivateKey`` (CSS-Exchange
+``Shared/CertificateFunctions/ConvertTo-ExchangeCertificate.ps1``; office-docs-powershell #3493, #4651, #5256).
+The collection's PowerShell runs on the server itself, so the store read (:data:`STORE_READ`) takes what it needs
+from the server's own objects, live in every shell mode:
+
+* the certificates and their private keys and friendly names from ``Cert:\\LocalMachine\\My``;
+* pending requests from ``Cert:\\LocalMachine\\REQUEST`` (Certificate Enrollment Requests), where
+  ``New-ExchangeCertificate -GenerateRequest`` leaves them until the CA's answer is imported;
+* IIS from the certificate of ``Default Web Site``'s https binding (``Get-WebBinding``), SMTP from the transport
+  service's ``InternalTransportCertificateThumbprint`` (the default SMTP certificate);
+* ``Status`` and ``Services`` as Exchange prints them where they arrive (snap-in, the Exchange Management Shell's
+  own loading), added to the above.
+
+The ``plan_*`` functions decide, before anything is written, what to run, and refuse what cannot work with a
+message that says why.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,6 +30,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.mailops.exchange.plugins.module_utils import certificate_info as ci
+from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import TOLERATED_ERROR
 from ansible_collections.mailops.exchange.plugins.module_utils.quoting import SWITCH, ps_command, ps_literal, ps_script
 
 # Exchange's AllowedServices, in the order Exchange prints them.
@@ -32,34 +47,120 @@ class CertificatePlanError(ValueError):
 # Reading
 
 
+# The server's certificates as Exchange lists them and as the server's own stores hold them (see the module
+# docstring). Leaves $__store (an ordered dictionary) for the script that includes it; needs $server.
+STORE_READ = u"""$__exchange = @(Get-ExchangeCertificate -Server $server | ForEach-Object {
+    $__raw = ''
+    if ($null -ne $_.RawData) { $__raw = [System.Convert]::ToBase64String($_.RawData) }
+    [ordered]@{ raw = $__raw; thumbprint = [string]$_.Thumbprint; status = [string]$_.Status; services = [string]$_.Services }
+})
+$__local = $null
+if ([string]$env:COMPUTERNAME -eq ([string]$server).Split('.')[0]) {
+    $__local = @(@('My', 'REQUEST') | ForEach-Object {
+        $__name = $_
+        Get-ChildItem -Path ('Cert:\\LocalMachine\\' + $__name) | ForEach-Object {
+            [ordered]@{
+                store = $__name
+                thumbprint = [string]$_.Thumbprint
+                raw = [System.Convert]::ToBase64String($_.RawData)
+                friendly_name = [string]$_.FriendlyName
+                has_private_key = [string]$_.HasPrivateKey
+            }
+        }
+    })
+}
+Import-Module WebAdministration
+$__iis = @(Get-WebBinding -Name 'Default Web Site' -Protocol 'https' | ForEach-Object { [string]$_.certificateHash })
+$__store = [ordered]@{
+    computer = [string]$env:COMPUTERNAME
+    exchange = $__exchange
+    local = $__local
+    iis = $__iis
+    internal_transport_thumbprint = [string](Get-TransportService -Identity $server).InternalTransportCertificateThumbprint
+    requests = @()
+}
+"""
+
+# The first read: the store, the server, and the request text of every pending request (Export-ExchangeCertificate
+# of a pending request gives its PKCS #10 request); a request that cannot be exported is read as missing.
 READ_SCRIPT = u"""$server = {server}
 $srv = Get-ExchangeServer -Identity $server
-$certs = @(Get-ExchangeCertificate -Server $server | ForEach-Object {
-    $request = ''
-    if ([string]$_.Status -eq 'PendingRequest') {
-        try {
-            $export = Export-ExchangeCertificate -Server $server -Thumbprint ([string]$_.Thumbprint) -BinaryEncoded
-            $request = [System.Convert]::ToBase64String($export.FileData)
-        } catch { $request = '' }
-    }
-    [ordered]@{
-        thumbprint = [string]$_.Thumbprint
-        raw = [System.Convert]::ToBase64String($_.RawData)
-        status = [string]$_.Status
-        services = [string]$_.Services
-        friendly_name = [string]$_.FriendlyName
-        has_private_key = [string]$_.HasPrivateKey
-        request = $request
-    }
+""" + STORE_READ + u"""$__store.requests = @($__local | Where-Object { $_.store -eq 'REQUEST' } | ForEach-Object {
+    $__request = ''
+    try {
+        $__export = Export-ExchangeCertificate -Server $server -Thumbprint $_.thumbprint -BinaryEncoded
+        $__request = [System.Convert]::ToBase64String($__export.FileData)
+    } catch { """ + TOLERATED_ERROR + u""" }
+    [ordered]@{ thumbprint = $_.thumbprint; request = $__request }
 })
-$transport = ''
-try { $transport = [string](Get-TransportService -Identity $server).InternalTransportCertificateThumbprint } catch { $transport = '' }
-ConvertTo-Json -Depth 4 -Compress -InputObject ([ordered]@{
-    server = [ordered]@{ name = [string]$srv.Name; fqdn = [string]$srv.Fqdn; version = [string]$srv.AdminDisplayVersion }
-    certificates = $certs
-    internal_transport_thumbprint = $transport
-})
+$__store.server = [ordered]@{ name = [string]$srv.Name; fqdn = [string]$srv.Fqdn; version = [string]$srv.AdminDisplayVersion }
+ConvertTo-Json -Depth 5 -Compress -InputObject $__store
 """
+
+
+def merge_store(answer, server=None):
+    """The records of :class:`StoreEntry` from a :data:`STORE_READ` answer.
+
+    The server's own stores are read only when the session runs on that server; for another server only what
+    Exchange returned is known. With ``server`` given, the stores must have been read: CertificatePlanError
+    otherwise (the session must be on the server whose certificates the task manages).
+    """
+    local = answer.get("local")
+    if server and local is None:
+        raise CertificatePlanError(
+            "the certificate stores of server %s cannot be read from computer %s: exchange_certificate reads the "
+            "server's own stores, so run it over a session to %s (exchange_host, or the mailops.exchange.exchange "
+            "connection of that host)" % (server, answer.get("computer") or "(unknown)", server))
+    iis = set(t.strip().upper() for t in _items(answer.get("iis")) if t)
+    smtp = (answer.get("internal_transport_thumbprint") or "").strip().upper()
+    reported = {}
+    for record in _items(answer.get("exchange")):
+        thumb = _record_thumbprint(record)
+        if thumb:
+            reported[thumb] = record
+    if local is None:
+        return [dict(thumbprint=thumb, raw=record.get("raw"), status=(record.get("status") or "").strip() or None,
+                     services=record.get("services"), friendly_name=None, has_private_key=None, request="")
+                for thumb, record in reported.items()]
+    requests = dict(((r.get("thumbprint") or "").strip().upper(), r.get("request") or "")
+                    for r in _items(answer.get("requests")))
+    records = []
+    for item in _items(local):
+        thumb = _record_thumbprint(item)
+        pending = item.get("store") == "REQUEST"
+        exchange = reported.get(thumb, {})
+        services = parse_services(exchange.get("services"))
+        derived = set()
+        if thumb in iis:
+            derived.add("IIS")
+        if smtp and thumb == smtp:
+            derived.add("SMTP")
+        records.append(dict(
+            thumbprint=thumb, raw=item.get("raw"),
+            status=PENDING if pending else ((exchange.get("status") or "").strip() or None),
+            services="None" if pending else services_text((services or set()) | derived),
+            services_known=list(SERVICES) if (services is not None or pending) else ["IIS", "SMTP"],
+            friendly_name=item.get("friendly_name"), has_private_key=item.get("has_private_key"),
+            request=requests.get(thumb, "")))
+    return records
+
+
+def _items(value):
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    return list(value)
+
+
+def _record_thumbprint(record):
+    raw = ci.decode_raw_data(record.get("raw")) if record.get("raw") else None
+    if raw:
+        try:
+            return ci.thumbprint(ci.load_certificate(raw))
+        except ci.CertificateError:
+            pass
+    return (record.get("thumbprint") or "").strip().upper()
 
 
 def parse_services(text):
@@ -103,6 +204,11 @@ class StoreEntry(object):
         self.thumbprint = ci.thumbprint(self.certificate) if self.certificate is not None else reported
         self.status = (record.get("status") or "").strip() or None
         self.services = parse_services(record.get("services"))
+        # The services whose state was read (all of them when Exchange printed Services; IIS and SMTP, read from
+        # the server's objects, when it did not).
+        known = record.get("services_known")
+        self.services_known = set(known) if known is not None else (set(SERVICES) if self.services is not None
+                                                                    else set())
         self.friendly_name = record.get("friendly_name") or None
         self.has_private_key = str(record.get("has_private_key", "")).strip().lower() == "true"
         self.pending = self.status == PENDING
@@ -143,10 +249,13 @@ class StoreEntry(object):
         return facts
 
 
-def store_from_answer(answer):
-    certificates = answer.get("certificates") or []
-    if isinstance(certificates, dict):
-        certificates = [certificates]
+def store_from_answer(answer, server=None):
+    """The store as :class:`StoreEntry` objects: from a :data:`STORE_READ` answer, or from merged records
+    (``{"certificates": [...]}``, as :func:`merge_store` makes them)."""
+    if "local" in answer:
+        certificates = merge_store(answer, server)
+    else:
+        certificates = _items(answer.get("certificates"))
     return [StoreEntry(record) for record in certificates]
 
 
@@ -350,30 +459,36 @@ def default_smtp_holder(store, thumbprint, internal_transport_thumbprint):
     for entry in store:
         if entry.thumbprint != thumbprint and entry.services and "SMTP" in entry.services:
             return entry.thumbprint, True
-    unknown = any(entry.services is None for entry in store if entry.thumbprint != thumbprint)
+    unknown = any(entry.services is None or "SMTP" not in entry.services_known
+                  for entry in store if entry.thumbprint != thumbprint)
     return None, not unknown
 
 
-def plan_services(plan, store, server, thumbprint, current, wanted, replace_default_smtp, internal_transport_thumbprint):
+def plan_services(plan, store, server, thumbprint, current, wanted, replace_default_smtp, internal_transport_thumbprint,
+                  known=None):
     """Add ``Enable-ExchangeCertificate`` for the services in ``wanted`` that ``current`` lacks.
 
-    ``current`` None means unknown (Services read back empty): then every wanted service is enabled again
-    (Enable-ExchangeCertificate is additive, so this is safe) and a warning says why the run reports a change.
+    ``known`` is the set of services whose state could be read (default: all when ``current`` is a set, none when
+    it is None). A wanted service whose state is unknown is enabled again (Enable-ExchangeCertificate is additive,
+    so this is safe) and a warning says why the run reports a change.
     """
     if not wanted:
         return
-    if current is None:
-        missing = set(wanted)
-        plan.warnings.append("Exchange returned no Services for certificate %s (remote PowerShell can omit it); "
-                             "enabling %s again" % (thumbprint, services_text(missing)))
-    else:
-        missing = set(wanted) - set(current)
+    if known is None:
+        known = set(SERVICES) if current is not None else set()
+    current = set(current or ())
+    missing = set(wanted) - current
+    unknown = missing - set(known)
+    if unknown:
+        plan.warnings.append("the state of service(s) %s of certificate %s could not be read on server %s (Exchange "
+                             "returned no Services through remote PowerShell); enabling them again"
+                             % (services_text(unknown), thumbprint, server))
     if not missing:
         return
     params = [("Server", server), ("Thumbprint", thumbprint), ("Services", services_text(missing))]
     if "SMTP" in missing:
-        holder, known = default_smtp_holder(store, thumbprint, internal_transport_thumbprint)
-        if holder is not None or not known:
+        holder, holder_known = default_smtp_holder(store, thumbprint, internal_transport_thumbprint)
+        if holder is not None or not holder_known:
             if not replace_default_smtp:
                 which = ("certificate %s" % holder) if holder else "another certificate (it could not be read which)"
                 raise CertificatePlanError(
@@ -402,30 +517,18 @@ def plan_absent(store, server, thumbprint, internal_transport_thumbprint):
     return result
 
 
-# The write rounds: run the lines (as the session's execute envelope does), then read the store back in the
-# same round trip. ``New-ExchangeCertificate -GenerateRequest`` writes the request text: the first template keeps it.
-_STORE_READ = u"""$server = {server}
-$certs = @(Get-ExchangeCertificate -Server $server | ForEach-Object {
-    [ordered]@{
-        thumbprint = [string]$_.Thumbprint
-        raw = [System.Convert]::ToBase64String($_.RawData)
-        status = [string]$_.Status
-        services = [string]$_.Services
-        friendly_name = [string]$_.FriendlyName
-        has_private_key = [string]$_.HasPrivateKey
-        request = ''
-    }
-})
-"""
-
-REQUEST_AND_READ_SCRIPT = u"""$ErrorActionPreference = 'Stop'
+# The write rounds: run the lines (in the session's query envelope, which reports a failure of any of them), then
+# read the store back in the same round trip. ``New-ExchangeCertificate -GenerateRequest`` writes the request text:
+# the first template keeps it.
+REQUEST_AND_READ_SCRIPT = u"""$server = {server}
 $__request = & ([scriptblock]::Create({command}))
-""" + _STORE_READ + u"""ConvertTo-Json -Depth 4 -Compress -InputObject ([ordered]@{ request = [string]$__request; certificates = $certs })
+""" + STORE_READ + u"""$__store.request = [string]$__request
+ConvertTo-Json -Depth 5 -Compress -InputObject $__store
 """
 
-RUN_AND_READ_SCRIPT = u"""$ErrorActionPreference = 'Stop'
+RUN_AND_READ_SCRIPT = u"""$server = {server}
 foreach ($__line in {commands}) {
     & ([scriptblock]::Create($__line)) | Out-Null
 }
-""" + _STORE_READ + u"""ConvertTo-Json -Depth 4 -Compress -InputObject ([ordered]@{ request = ''; certificates = $certs })
+""" + STORE_READ + u"""ConvertTo-Json -Depth 5 -Compress -InputObject $__store
 """

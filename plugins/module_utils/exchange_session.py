@@ -187,53 +187,68 @@ def error_from_record(record):
     return ExchangeError(message)
 
 
-# The envelope around a read script: its output, or a JSON error record, between two markers. stdout is switched to
-# UTF-8 first: a redirected powershell.exe writes in the OEM code page otherwise, and non-ASCII values would come
-# back as '?'.
-_QUERY_ENVELOPE = u"""$ErrorActionPreference = 'Stop'
+# Failures are detected twice, because Exchange cmdlets reached through implicit remoting (remote_session,
+# remote_exchange_script) are proxy functions of a generated module: they see only the *global*
+# $ErrorActionPreference, and their errors arrive as non-terminating errors whatever the caller's local preference or
+# -ErrorAction says (MicrosoftDocs/PowerShell-Docs#1583, PowerShell/PowerShell#4568). So the envelopes set the global
+# preference to Stop (the documented workaround, PowerShell/vscode-powershell#991) to make them catchable, and also
+# treat any record left in $Error as a failure. A read script that expects an error and handles it removes that
+# record from $Error itself (see TOLERATED_ERROR).
+_ENVELOPE_HEAD = u"""$global:ErrorActionPreference = 'Stop'
 [Console]::OutputEncoding = [System.Text.Encoding]::UTF8
-try {
-    $__mailops_output = & ([scriptblock]::Create({script}))
-    Write-Output {begin}
+$Error.Clear()
+$__mailops_failure = $null
+$__mailops_current = $null
+"""
+
+_ENVELOPE_TAIL = u"""Write-Output {begin}
+if ($null -eq $__mailops_failure) {
     $__mailops_output
     Write-Output {ok}
-} catch {
+} else {
     $__mailops_error = [ordered]@{
-        message = [string]$_.Exception.Message
-        command = [string]$_.InvocationInfo.MyCommand.Name
-        target = [string]$_.TargetObject
-        id = [string]$_.FullyQualifiedErrorId
+        message = [string]$__mailops_failure.Exception.Message
+        command = [string]$__mailops_failure.InvocationInfo.MyCommand.Name
+        target = [string]$__mailops_failure.TargetObject
+        id = [string]$__mailops_failure.FullyQualifiedErrorId
+        current = $__mailops_current
     }
-    Write-Output {begin}
     ConvertTo-Json -InputObject $__mailops_error -Compress
     Write-Output {err}
 }
 """
 
+# The envelope around a read script: its output, or a JSON error record, between two markers. stdout is switched to
+# UTF-8 first: a redirected powershell.exe writes in the OEM code page otherwise, and non-ASCII values would come
+# back as '?'.
+_QUERY_ENVELOPE = _ENVELOPE_HEAD + u"""$__mailops_output = $null
+try {
+    $__mailops_output = & ([scriptblock]::Create({script}))
+    if ($Error.Count -gt 0) { $__mailops_failure = $Error[0] }
+} catch {
+    $__mailops_failure = $_
+}
+""" + _ENVELOPE_TAIL
+
 # The envelope around write commands: run in order, stop at the first failure, say which one failed.
-_EXECUTE_ENVELOPE = u"""$ErrorActionPreference = 'Stop'
-[Console]::OutputEncoding = [System.Text.Encoding]::UTF8
-$__mailops_current = $null
+_EXECUTE_ENVELOPE = _ENVELOPE_HEAD + u"""$__mailops_output = $null
 try {
     foreach ($__mailops_command in {commands}) {
         $__mailops_current = $__mailops_command
         & ([scriptblock]::Create($__mailops_command)) | Out-Null
+        if ($Error.Count -gt 0) {
+            $__mailops_failure = $Error[0]
+            break
+        }
     }
-    Write-Output {begin}
-    Write-Output {ok}
 } catch {
-    $__mailops_error = [ordered]@{
-        message = [string]$_.Exception.Message
-        command = [string]$_.InvocationInfo.MyCommand.Name
-        target = [string]$_.TargetObject
-        id = [string]$_.FullyQualifiedErrorId
-        current = $__mailops_current
-    }
-    Write-Output {begin}
-    ConvertTo-Json -InputObject $__mailops_error -Compress
-    Write-Output {err}
+    $__mailops_failure = $_
 }
-"""
+""" + _ENVELOPE_TAIL
+
+#: The statement a read script runs in the ``catch`` block of an error it expects and handles: it takes the error
+#: out of $Error, which the envelope would otherwise report as a failure.
+TOLERATED_ERROR = u"$Error.RemoveAt(0)"
 
 _STDIN_LINE = (u"& ([scriptblock]::Create([System.Text.Encoding]::UTF8.GetString("
                u"[System.Convert]::FromBase64String({payload}))))")

@@ -137,7 +137,7 @@ READ_SCRIPT = u"""$domains = @(Get-AcceptedDomain | ForEach-Object {
     [pscustomobject]@{
         Name = [string]$_.Name
         DomainName = [string]$_.DomainName
-        DomainType = $_.DomainType.ToString()
+        DomainType = [string]$_.DomainType
         Default = [bool]$_.Default
     }
 })

@@ -29,7 +29,8 @@ description:
     is answered - and one read round plus at most one batch of commands is sent.
   - Certificate facts (thumbprint, subject, issuer, names, expiry) are computed from the certificate bytes
     (C(RawData)) on the controller, not from the properties Exchange's remote PowerShell returns, which can be
-    incomplete. C(Services) is read as Exchange prints it; an empty value is treated as unknown (see notes).
+    incomplete. Pending requests, private keys, friendly names and the IIS and SMTP services are read from the
+    server's own objects (see notes).
 author:
   - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:
@@ -119,10 +120,16 @@ options:
 notes:
   - Supports C(check_mode) and C(diff); C(commands) lists the Exchange Management Shell lines run or, in check mode,
     that would run. A PFX's bytes and password are not shown in C(commands) (a placeholder stands for them).
-  - Since the November 2023 security update, C(Get-ExchangeCertificate) through remote PowerShell has been reported to
-    return an empty C(Services). The module treats an empty value as unknown - it then enables the requested services
-    again (harmless, Enable-ExchangeCertificate is additive) and warns - and decides the default SMTP question from
-    C(InternalTransportCertificateThumbprint) of C(Get-TransportService), or from the other certificates' services.
+  - Through a plain remote PowerShell session (C(exchange_shell=remote_session)) C(Get-ExchangeCertificate) returns
+    certificates with C(RawData) only - no C(Thumbprint), C(Status), C(Services), C(FriendlyName) or
+    C(HasPrivateKey) (CSS-Exchange C(ConvertTo-ExchangeCertificate.ps1); office-docs-powershell issues 3493, 4651,
+    5256). The module's PowerShell runs on the server itself, so it reads the certificates, their private keys and
+    friendly names from C(Cert:\LocalMachine\My), pending requests from C(Cert:\LocalMachine\REQUEST),
+    IIS from the certificate of C(Default Web Site)'s https binding (C(Get-WebBinding)) and SMTP from the transport
+    service's C(InternalTransportCertificateThumbprint) (the default SMTP certificate), adding C(Status) and
+    C(Services) where Exchange returns them. It therefore runs over a session to O(server) itself.
+  - The state of other services (IMAP, POP, UM, ...) is known only where Exchange returns C(Services); otherwise a
+    requested one is enabled again (harmless, Enable-ExchangeCertificate is additive) with a warning.
   - Requires the C(cryptography) Python library on the controller.
 seealso:
   - module: mailops.exchange.exchange_receive_connector
@@ -206,12 +213,14 @@ not_after:
   type: str
   sample: "2027-11-22T12:00:00Z"
 status:
-  description: Exchange's Status (Valid, PendingRequest, Untrusted, DateInvalid, ...).
+  description: Exchange's Status (Valid, PendingRequest, Untrusted, DateInvalid, ...); PendingRequest for a request in
+    the server's REQUEST store; null when Exchange did not return it (plain remote PowerShell).
   returned: when known
   type: str
   sample: Valid
 services:
-  description: Services the certificate is enabled for; null when Exchange did not return them.
+  description: Services the certificate is enabled for, as Exchange prints them plus IIS and SMTP as the server's IIS
+    binding and default SMTP certificate show them.
   returned: when known
   type: list
   elements: str
@@ -374,7 +383,7 @@ def run(module):
     params = module.params
     server, state, wanted = validate(params)
     answer = module.query(ps_script(cp.READ_SCRIPT, server=server)) or {}
-    store = cp.store_from_answer(answer)
+    store = cp.store_from_answer(answer, server)
     internal = answer.get("internal_transport_thumbprint")
 
     if state == "requested":
@@ -405,7 +414,7 @@ def run(module):
             result = _write_round(module, plan, cp.REQUEST_AND_READ_SCRIPT, command=plan.commands[0], server=server)
             if result is not None:
                 csr = ci.load_request(result.get("request") or "")
-                new_store = cp.store_from_answer(result)
+                new_store = cp.store_from_answer(result, server)
                 key = ci.public_key_der(csr)
                 entry = next((e for e in new_store if e.pending and e.public_key == key), None)
                 facts = entry.facts() if entry is not None else dict(facts, thumbprint=None)
@@ -453,8 +462,9 @@ def run(module):
         raise cp.CertificatePlanError("thumbprint %s does not match the certificate given (%s)"
                                       % (wanted["thumbprint"], plan.thumbprint))
     current_services = plan.target.services if plan.target is not None else set()
+    known_services = plan.target.services_known if plan.target is not None else None
     cp.plan_services(plan, store, server, plan.thumbprint, current_services, wanted["services"],
-                     params["replace_default_smtp"], internal)
+                     params["replace_default_smtp"], internal, known=known_services)
     if plan.commands and plan.target is not None and plan.target.certificate is not None:
         ci.check_validity(plan.target.certificate)  # Exchange cannot enable an expired certificate
     for warning in plan.warnings:
@@ -470,7 +480,7 @@ def run(module):
         facts["services"] = cp.services_list(predicted)
     result = _write_round(module, plan, cp.RUN_AND_READ_SCRIPT, commands=plan.commands, server=server)
     if result is not None:
-        entry = cp.find(cp.store_from_answer(result), plan.thumbprint, pending=False)
+        entry = cp.find(cp.store_from_answer(result, server), plan.thumbprint, pending=False)
         if entry is not None:
             facts = entry.facts()
     module.exit(changed=plan.changed, before=before, after=_summary(facts), **_result_keys(facts))

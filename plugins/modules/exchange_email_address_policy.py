@@ -134,12 +134,12 @@ from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps
 READ_SCRIPT = u"""$policies = @(Get-EmailAddressPolicy | ForEach-Object {
     [pscustomobject]@{
         Name = [string]$_.Name
-        EnabledEmailAddressTemplates = @($_.EnabledEmailAddressTemplates | ForEach-Object { $_.ToString() })
+        EnabledEmailAddressTemplates = @($_.EnabledEmailAddressTemplates | ForEach-Object { [string]$_ })
         RecipientFilterApplied = [bool]$_.RecipientFilterApplied
     }
 })
 $domains = @(Get-AcceptedDomain | ForEach-Object {
-    [pscustomobject]@{ DomainName = [string]$_.DomainName; DomainType = $_.DomainType.ToString() }
+    [pscustomobject]@{ DomainName = [string]$_.DomainName; DomainType = [string]$_.DomainType }
 })
 ConvertTo-Json -InputObject ([pscustomobject]@{ policies = $policies; domains = $domains }) -Depth 6 -Compress
 """

@@ -182,28 +182,19 @@ if ({per_server}) {
         $serverState = $null
         if ({client_access}) {
 """ + vdir_plan.SERVER_BLOCK + u"""        }
-        $certs = @()
+        $__store = $null
         if ({certificates}) {
-            $certs = @(Get-ExchangeCertificate -Server $server | ForEach-Object { [ordered]@{
-                thumbprint = [string]$_.Thumbprint
-                raw = [System.Convert]::ToBase64String($_.RawData)
-                status = [string]$_.Status
-                services = [string]$_.Services
-                friendly_name = [string]$_.FriendlyName
-                has_private_key = [string]$_.HasPrivateKey
-                request = ''
-            } })
-        }
-        [ordered]@{ name = $server; client_access = $serverState; certificates = $certs }
+""" + cp.STORE_READ + u"""        }
+        [ordered]@{ name = $server; client_access = $serverState; certificates = $__store }
     })
 }
 $send = @()
 if ({send_connectors}) {
     $send = @(Get-SendConnector | ForEach-Object { [ordered]@{
         name = [string]$_.Name
-        address_spaces = @($_.AddressSpaces | ForEach-Object { $_.ToString() })
+        address_spaces = @($_.AddressSpaces | ForEach-Object { [string]$_ })
         dns_routing_enabled = [bool]$_.DNSRoutingEnabled
-        smart_hosts = @($_.SmartHosts | ForEach-Object { $_.ToString() })
+        smart_hosts = @($_.SmartHosts | ForEach-Object { [string]$_ })
         source_transport_servers = @($_.SourceTransportServers | ForEach-Object { [string]$_ })
         fqdn = [string]$_.Fqdn
         enabled = [bool]$_.Enabled
@@ -218,14 +209,14 @@ if ({receive_connectors}) {
         identity = [string]$_.Identity
         name = [string]$_.Name
         server = [string]$_.Server
-        transport_role = $_.TransportRole.ToString()
+        transport_role = [string]$_.TransportRole
         fqdn = [string]$_.Fqdn
         tls_certificate_name = [string]$_.TlsCertificateName
         advertise_client_settings = [bool]$_.AdvertiseClientSettings
-        bindings = @($_.Bindings | ForEach-Object { $_.ToString() })
-        remote_ip_ranges = @($_.RemoteIPRanges | ForEach-Object { $_.ToString() })
-        auth_mechanism = $_.AuthMechanism.ToString()
-        permission_groups = $_.PermissionGroups.ToString()
+        bindings = @($_.Bindings | ForEach-Object { [string]$_ })
+        remote_ip_ranges = @($_.RemoteIPRanges | ForEach-Object { [string]$_ })
+        auth_mechanism = [string]$_.AuthMechanism
+        permission_groups = [string]$_.PermissionGroups
     } })
 }
 $domains = @()
@@ -233,7 +224,7 @@ if ({accepted_domains}) {
     $domains = @(Get-AcceptedDomain | ForEach-Object { [ordered]@{
         name = [string]$_.Name
         domain_name = [string]$_.DomainName
-        domain_type = $_.DomainType.ToString()
+        domain_type = [string]$_.DomainType
         default = [bool]$_.Default
     } })
 }
@@ -241,7 +232,7 @@ $policies = @()
 if ({email_address_policies}) {
     $policies = @(Get-EmailAddressPolicy | ForEach-Object { [ordered]@{
         name = [string]$_.Name
-        templates = @($_.EnabledEmailAddressTemplates | ForEach-Object { $_.ToString() })
+        templates = @($_.EnabledEmailAddressTemplates | ForEach-Object { [string]$_ })
         priority = [string]$_.Priority
     } })
 }
@@ -322,7 +313,7 @@ def shape_server(record, state, certificates, parts):
         cas = current["client_access"]
         out["autodiscover_internal_uri"] = cas["autodiscover_internal_uri"] if cas else None
     if "certificates" in parts:
-        out["certificates"] = [entry.facts() for entry in cp.store_from_answer({"certificates": certificates})]
+        out["certificates"] = [entry.facts() for entry in cp.store_from_answer(certificates or {})]
     return out
 
 
@@ -406,7 +397,7 @@ def shape(answer, parts, servers=None):
             for item in per_server:
                 name = item.get("name") or ""
                 record = records.get(name.casefold(), {"name": name})
-                chosen.append(shape_server(record, item.get("client_access"), _list(item.get("certificates")), parts))
+                chosen.append(shape_server(record, item.get("client_access"), item.get("certificates"), parts))
         else:
             wanted = set(s.strip().casefold() for s in servers) if servers is not None else None
             for record in _list(answer.get("servers")):

@@ -214,11 +214,11 @@ READ_TEMPLATE = u"""$connectors = @(Get-ReceiveConnector | ForEach-Object {
         Fqdn = [string]$_.Fqdn
         TlsCertificateName = [string]$_.TlsCertificateName
         AdvertiseClientSettings = [bool]$_.AdvertiseClientSettings
-        Bindings = @($_.Bindings | ForEach-Object { $_.ToString() })
-        RemoteIPRanges = @($_.RemoteIPRanges | ForEach-Object { $_.ToString() })
-        AuthMechanism = $_.AuthMechanism.ToString()
-        PermissionGroups = $_.PermissionGroups.ToString()
-        TransportRole = $_.TransportRole.ToString()
+        Bindings = @($_.Bindings | ForEach-Object { [string]$_ })
+        RemoteIPRanges = @($_.RemoteIPRanges | ForEach-Object { [string]$_ })
+        AuthMechanism = [string]$_.AuthMechanism
+        PermissionGroups = [string]$_.PermissionGroups
+        TransportRole = [string]$_.TransportRole
     }
 })
 $servers = @(Get-ExchangeServer | ForEach-Object { [string]$_.Name })

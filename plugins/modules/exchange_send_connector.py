@@ -190,10 +190,10 @@ READ_SCRIPT = u"""$connectors = @(Get-SendConnector | ForEach-Object {
     [pscustomobject]@{
         Name = [string]$_.Name
         Identity = [string]$_.Identity
-        AddressSpaces = @($_.AddressSpaces | ForEach-Object { $_.ToString() })
+        AddressSpaces = @($_.AddressSpaces | ForEach-Object { [string]$_ })
         DNSRoutingEnabled = [bool]$_.DNSRoutingEnabled
-        SmartHosts = @($_.SmartHosts | ForEach-Object { $_.ToString() })
-        SourceTransportServers = @($_.SourceTransportServers | ForEach-Object { $_.Name })
+        SmartHosts = @($_.SmartHosts | ForEach-Object { [string]$_ })
+        SourceTransportServers = @($_.SourceTransportServers | ForEach-Object { [string]$_ })
         Fqdn = [string]$_.Fqdn
         Enabled = [bool]$_.Enabled
         MaxMessageSize = [string]$_.MaxMessageSize

@@ -39,18 +39,26 @@ def self_signed(subject, sans, key=None, days=1825, start=None):
 
 
 class Lab:
-    """A CA plus a server store made of real certificates, shaped like READ_SCRIPT's answer."""
+    """A CA plus a server store made of real certificates; :meth:`answer` is shaped like READ_SCRIPT's answer.
+
+    ``plain`` answers as a plain Import-PSSession gives Exchange's certificates: RawData only (no Thumbprint,
+    Status, Services); the server's own stores (My, REQUEST, the IIS binding) are read either way.
+    """
 
     def __init__(self):
         self.ca_key = _key()
         self.ca_name = _name((NameOID.COMMON_NAME, "Exchange Lab Root CA"))
         self.ca, _unused = self_signed(self.ca_name, [], key=self.ca_key, days=3650)
         self.records = []
+        self.iis = set()  # thumbprints of the certificate in Default Web Site's https binding
+        self.plain = False
         self.default, _unused = self_signed(_name((NameOID.COMMON_NAME, "EX01")), ["EX01", "ex01.corp.contoso.com"])
         self.add(self.default, "Valid", "IMAP, POP, IIS, SMTP", "Microsoft Exchange")
         self.pending_keys = {}
 
     def add(self, cert, status, services, friendly, request=None, has_key=True):
+        if "IIS" in services:
+            self.iis = {ci.thumbprint(cert)}
         self.records.append({
             "thumbprint": ci.thumbprint(cert),
             "raw": base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode(),
@@ -82,11 +90,20 @@ class Lab:
         return builder.sign(self.ca_key, hashes.SHA256())
 
     def answer(self, internal=""):
+        exchange = [{"raw": r["raw"]} if self.plain else
+                    {"raw": r["raw"], "thumbprint": r["thumbprint"], "status": r["status"], "services": r["services"]}
+                    for r in self.records]
+        local = [{"store": "REQUEST" if r["status"] == "PendingRequest" else "My", "thumbprint": r["thumbprint"],
+                  "raw": r["raw"], "friendly_name": r["friendly_name"], "has_private_key": r["has_private_key"]}
+                 for r in self.records]
         return {"server": {"name": "EX01", "fqdn": "ex01.corp.contoso.com", "version": "Version 15.2 (Build 1118.7)"},
-                "certificates": list(self.records), "internal_transport_thumbprint": internal}
+                "computer": "EX01", "exchange": exchange, "local": local, "iis": sorted(self.iis),
+                "internal_transport_thumbprint": internal,
+                "requests": [{"thumbprint": r["thumbprint"], "request": r["request"]} for r in self.records
+                             if r["status"] == "PendingRequest"]}
 
     def store(self, internal=""):
-        return cp.store_from_answer(self.answer(internal))
+        return cp.store_from_answer(self.answer(internal), "EX01")
 
 
 MAIL = _name((NameOID.COUNTRY_NAME, "US"), (NameOID.ORGANIZATION_NAME, "Contoso"),
@@ -138,10 +155,32 @@ def test_pending_entry_reports_the_request(lab):
     assert entry.public_key == ci.public_key_der(csr)
 
 
-def test_services_unknown_when_empty(lab):
+def test_services_not_printed_by_exchange_are_read_from_iis_and_the_default_smtp_certificate(lab):
     lab.records[0]["services"] = ""
-    assert lab.store()[0].services is None
-    assert lab.store()[0].facts()["services"] is None
+    entry = lab.store(internal=ci.thumbprint(lab.default))[0]
+    assert entry.services == {"IIS", "SMTP"} and entry.services_known == {"IIS", "SMTP"}
+    assert lab.store()[0].facts()["services"] == ["IIS"]
+
+
+def test_plain_session_store_comes_from_the_server_stores(lab):
+    """RawData only from Exchange (plain Import-PSSession): thumbprints from the bytes, pending requests from the
+    REQUEST store, private keys and friendly names from My, IIS and SMTP from the server's objects."""
+    csr, _unused, dummy = lab.request(MAIL, NAMES)
+    lab.plain = True
+    default, pending = lab.store(internal=ci.thumbprint(lab.default))
+    assert default.thumbprint == ci.thumbprint(lab.default) and default.status is None
+    assert default.services == {"IIS", "SMTP"} and default.has_private_key
+    assert default.friendly_name == "Microsoft Exchange"
+    assert pending.pending and pending.thumbprint == ci.thumbprint(dummy) and pending.services == set()
+    assert pending.public_key == ci.public_key_der(csr)
+
+
+def test_the_stores_of_another_computer_are_refused(lab):
+    answer = lab.answer()
+    answer["local"], answer["computer"] = None, "EX02"
+    with pytest.raises(cp.CertificatePlanError, match="cannot be read from computer EX02"):
+        cp.store_from_answer(answer, "EX01")
+    assert [e.thumbprint for e in cp.store_from_answer(answer)] == [ci.thumbprint(lab.default)]
 
 
 # --- requested --------------------------------------------------------------------------------------------------
@@ -284,13 +323,15 @@ def test_services_smtp_when_already_default(lab):
 
 
 def test_services_unknown_everywhere(lab):
+    """Only Exchange's list, without Services (another computer's stores cannot be read): nothing is known."""
     lab.records[0]["services"] = ""
-    holder, known = cp.default_smtp_holder(lab.store(), "C" * 40, "")
+    store = cp.store_from_answer(dict(lab.answer(), local=None))
+    holder, known = cp.default_smtp_holder(store, "C" * 40, "")
     assert holder is None and not known
     plan = cp.Plan()
     with pytest.raises(cp.CertificatePlanError, match="it could not be read which"):
-        cp.plan_services(plan, lab.store(), "EX01", "C" * 40, None, {"SMTP"}, False, "")
-    cp.plan_services(plan, lab.store(), "EX01", "C" * 40, None, {"IIS"}, False, "")
+        cp.plan_services(plan, store, "EX01", "C" * 40, None, {"SMTP"}, False, "")
+    cp.plan_services(plan, store, "EX01", "C" * 40, None, {"IIS"}, False, "")
     assert plan.warnings and "no Services" in plan.warnings[0]
 
 

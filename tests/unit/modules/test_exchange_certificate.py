@@ -32,7 +32,7 @@ def session_for(lab, after=None):
         result = target.answer()
         result["request"] = getattr(target, "request_text", "")
         return result
-    return FakeSession({"$__request": write_round, "foreach ($__line": write_round,
+    return FakeSession({"$__request = &": write_round, "foreach ($__line": write_round,
                         "Export-ExchangeCertificate": lambda script: lab.answer()})
 
 

@@ -26,10 +26,12 @@ def full_answer():
     return {
         "servers": [{"name": "EX01", "fqdn": "ex01.corp.contoso.com", "version": "Version 15.2 (Build 1118.7)"},
                     {"name": "EX02", "fqdn": "ex02.corp.contoso.com", "version": "Version 15.2 (Build 1118.7)"}],
-        "per_server": [{"name": "EX01", "client_access": vdir_answer(), "certificates": [{
-            "thumbprint": ci.thumbprint(cert), "raw": base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode(),
-            "status": "Valid", "services": "IIS, SMTP", "friendly_name": "Contoso", "has_private_key": "True",
-            "request": ""}]}],
+        "per_server": [{"name": "EX01", "client_access": vdir_answer(), "certificates": {
+            "computer": "EX01", "iis": [ci.thumbprint(cert)], "internal_transport_thumbprint": ci.thumbprint(cert),
+            "exchange": [{"raw": base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()}],
+            "local": [{"store": "My", "thumbprint": ci.thumbprint(cert), "friendly_name": "Contoso",
+                       "raw": base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode(),
+                       "has_private_key": "True"}], "requests": []}}],
         "send_connectors": [{"name": "Internet", "address_spaces": ["SMTP:*;1"], "dns_routing_enabled": True,
                              "smart_hosts": [], "source_transport_servers": ["EX01"], "fqdn": "",
                              "enabled": True, "max_message_size": "35 MB (36,700,160 bytes)", "require_tls": False,
