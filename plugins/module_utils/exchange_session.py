@@ -262,8 +262,14 @@ _LOAD_REMOTE_SESSION_NO_CREDENTIAL = u"""$s = New-PSSession -ConfigurationName M
 Import-PSSession $s -DisableNameChecking -AllowClobber | Out-Null
 """
 _LOAD_SNAPIN = u"Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn\n"
+# Connect-ExchangeServer -Auto is a second hop too: from a WinRM (NTLM/Basic) logon it needs the credential.
 _LOAD_REMOTE_EXCHANGE_SCRIPT = u""". "$env:ExchangeInstallPath\\bin\\RemoteExchange.ps1"
 Connect-ExchangeServer -Auto
+"""
+_LOAD_REMOTE_EXCHANGE_SCRIPT_CREDENTIAL = u"""$password = ConvertTo-SecureString {password} -AsPlainText -Force
+$cred = New-Object System.Management.Automation.PSCredential -ArgumentList {username}, $password
+. "$env:ExchangeInstallPath\\bin\\RemoteExchange.ps1"
+Connect-ExchangeServer -Auto -Credential $cred
 """
 
 
@@ -488,6 +494,8 @@ class ExchangeSession(object):
         if self.shell_mode == "snapin":
             return _LOAD_SNAPIN
         if self.shell_mode == "remote_exchange_script":
+            if self.username and self._password is not None:
+                return ps_script(_LOAD_REMOTE_EXCHANGE_SCRIPT_CREDENTIAL, username=self.username, password=self._password)
             return _LOAD_REMOTE_EXCHANGE_SCRIPT
         uri = self._connection_uri()
         if self.username and self._password is not None:
