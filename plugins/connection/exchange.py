@@ -137,7 +137,8 @@ options:
       - name: exchange_read_timeout
   exchange_shell:
     description:
-      - How the Exchange Management Shell is loaded, once per host and play (see the modules' O(exchange_shell)).
+      - How the Exchange Management Shell is loaded, once per host and play (see the modules' O(exchange_shell),
+        which also says why C(remote_session) is the default).
     type: str
     choices: [remote_session, snapin, remote_exchange_script]
     default: remote_session

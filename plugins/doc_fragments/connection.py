@@ -90,13 +90,25 @@ options:
     default: 30
   exchange_shell:
     description:
-      - How the Exchange Management Shell is loaded in the remote PowerShell, once per module run.
+      - How the Exchange Management Shell is loaded in the remote PowerShell, once per module run (once per host and
+        play over the C(mailops.exchange.exchange) connection).
       - C(remote_session) imports a session of Exchange's supported remote PowerShell endpoint
         (C(http://<server fqdn>/PowerShell/), configuration C(Microsoft.Exchange)) with an explicit credential,
         which works over NTLM and Basic (that cannot delegate).
       - C(snapin) adds the C(Microsoft.Exchange.Management.PowerShell.SnapIn) snap-in (Microsoft supports it only
         for the C(*-TransportAgent) cmdlets).
-      - C(remote_exchange_script) dot-sources C(RemoteExchange.ps1) and runs C(Connect-ExchangeServer -Auto).
+      - C(remote_exchange_script) dot-sources C(RemoteExchange.ps1) and runs C(Connect-ExchangeServer -Auto), with
+        the credential (a second hop too); its client rebuilds Exchange's objects with Exchange's types.
+      - Why C(remote_session) is the default - it is the way Microsoft documents to connect to an Exchange server
+        with remote PowerShell, it takes the explicit credential that the second hop from a WinRM (NTLM or Basic)
+        logon needs, and nothing the modules read depends on Exchange's types on the client. Through it and
+        C(remote_exchange_script), Exchange cmdlets are implicit-remoting proxies whose errors arrive as
+        non-terminating (MicrosoftDocs/PowerShell-Docs issue 1583): every module detects them through the global
+        C($ErrorActionPreference) and C($Error). Objects arrive deserialized - nested Exchange values as strings,
+        certificates with C(RawData) only (CSS-Exchange C(ConvertTo-ExchangeCertificate.ps1)) - so the modules
+        read string forms and take certificate facts from the bytes and the server's own certificate stores. The
+        collection's tests run every module in each of the three modes against the lab, which models these
+        behaviours (C(tests/lab/README.md)).
       - If not set, the value of the E(EXCHANGE_SHELL) environment variable is used.
     type: str
     choices: [remote_session, snapin, remote_exchange_script]
