@@ -21,7 +21,11 @@ The rules enforced before any write (from "Configure mail flow and client access
   ``AutoDiscoverServiceInternalUri`` (``Set-ClientAccessService`` on 2016 and later,
   ``Set-ClientAccessServer`` on 2013);
 * the mapi virtual directory (MAPI over HTTP) exists on Exchange 2013 SP1 and later; a server that has none
-  is refused when mapi URLs are asked for.
+  is refused when mapi URLs are asked for;
+* ``Set-MapiVirtualDirectory``: "When you use the InternalUrl or ExternalUrl parameters, you need to specify one
+  or more authentication values by using the IISAuthenticationMethods parameter" (the Exchange 2013 syntax makes
+  it mandatory): every mapi URL change carries ``-IISAuthenticationMethods`` - the methods the user asked for, else
+  the server's current ones, read in the same round as the URLs.
 
 Semantics of the input: a virtual directory or a URL that is absent is left alone; ``None`` (YAML ``null``)
 or ``''`` clears the URL.
@@ -89,6 +93,9 @@ OUTLOOK_ANYWHERE_KEYS = [field[0] for field in OUTLOOK_ANYWHERE_FIELDS]
 OUTLOOK_ANYWHERE_PARAMETERS = dict((field[0], field[1]) for field in OUTLOOK_ANYWHERE_FIELDS)
 # The client authentication methods Outlook Anywhere accepts (Exchange's AuthenticationMethod spelling).
 AUTH_METHODS = ("Basic", "Ntlm", "Negotiate")
+# Set-MapiVirtualDirectory -IISAuthenticationMethods: "Valid values are: Basic, Negotiate, NTLM, OAuth"; "The
+# default values are NTLM, OAuth, and Negotiate."
+MAPI_IIS_METHODS = ("Basic", "Ntlm", "Negotiate", "OAuth")
 
 _LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
 _HOST_RE = re.compile(r"^" + _LABEL + r"(\." + _LABEL + r")*\.?$")
@@ -259,6 +266,32 @@ def validate_outlook_anywhere(options):
     return desired
 
 
+def validate_iis_methods(value, where="mapi_iis_authentication_methods"):
+    """Validate a list of IIS authentication methods for the mapi virtual directory.
+
+    ``None`` leaves them alone (the current methods are sent with URL changes); otherwise one or more of
+    Basic, Ntlm, Negotiate, OAuth (any case), returned in Exchange's spelling without duplicates.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [part for part in value.split(",")]
+    if not isinstance(value, (list, tuple)):
+        raise VdirError("%s must be a list of %s, got %r" % (where, ", ".join(MAPI_IIS_METHODS), value))
+    methods = []
+    for item in value:
+        text = item.strip() if isinstance(item, str) else None
+        match = [m for m in MAPI_IIS_METHODS if text is not None and m.lower() == text.lower()]
+        if not match:
+            raise VdirError("%s: %r is not one of %s" % (where, item, ", ".join(MAPI_IIS_METHODS)))
+        if match[0] not in methods:
+            methods.append(match[0])
+    if not methods:
+        raise VdirError("%s must name one or more methods (Set-MapiVirtualDirectory needs at least one); leave it "
+                        "out to keep the server's current methods" % where)
+    return methods
+
+
 def validate_autodiscover_uri(value):
     """Validate ``autodiscover_internal_uri``: None leaves it alone, ``''`` clears, else an https URL."""
     if value is None:
@@ -314,7 +347,8 @@ def current_state(answer, web_site="Default Web Site"):
     ``answer`` is the JSON produced by :data:`READ_SCRIPT`. Returns::
 
         {'server': {'name', 'fqdn', 'admin_display_version', 'version'},
-         'vdirs': {key: {'identity', 'internal_url', 'external_url'} or None when the server has none},
+         'vdirs': {key: {'identity', 'internal_url', 'external_url'} or None when the server has none;
+                   mapi also has 'iis_authentication_methods', a list},
          'outlook_anywhere': {'identity', <OUTLOOK_ANYWHERE_KEYS>} or None,
          'client_access': {'identity', 'autodiscover_internal_uri'} or None}
 
@@ -348,6 +382,8 @@ def current_state(answer, web_site="Default Web Site"):
                 "internal_url": _text(found.get("internal_url")),
                 "external_url": _text(found.get("external_url")),
             }
+            if kind.key == "mapi":
+                state["vdirs"][kind.key]["iis_authentication_methods"] = _text_list(found.get("iis_authentication_methods"))
         else:
             state["vdirs"][kind.key] = None
     oa_items = _as_list(answer.get("outlook_anywhere"))
@@ -380,6 +416,15 @@ def _as_list(value):
     if isinstance(value, dict):
         return [value]
     return list(value)
+
+
+def _text_list(value):
+    """A multi-valued answer (list, single string or None) as a list of non-empty strings."""
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        value = [value]
+    return [text for text in (_text(item) for item in value) if text]
 
 
 def _bool_or_none(value):
@@ -441,8 +486,10 @@ def check_owa_ecp(current_vdirs, desired):
 class Plan(object):
     def __init__(self):
         self.commands = []
-        self.before = {"urls": {}, "outlook_anywhere": {}, "autodiscover_internal_uri": None}
-        self.after = {"urls": {}, "outlook_anywhere": {}, "autodiscover_internal_uri": None}
+        self.before = {"urls": {}, "outlook_anywhere": {}, "autodiscover_internal_uri": None,
+                       "mapi_iis_authentication_methods": None}
+        self.after = {"urls": {}, "outlook_anywhere": {}, "autodiscover_internal_uri": None,
+                      "mapi_iis_authentication_methods": None}
 
     @property
     def changed(self):
@@ -453,15 +500,24 @@ def _same_url(a, b):
     return canonical.url(a) == canonical.url(b)
 
 
-def plan(state, desired_urls, desired_oa, desired_uri):
+def _same_methods(a, b):
+    return sorted(m.lower() for m in a or []) == sorted(m.lower() for m in b or [])
+
+
+def plan(state, desired_urls, desired_oa, desired_uri, desired_mapi_iis=None):
     """Compare the read state with the validated input; return a :class:`Plan`.
 
-    Raises :class:`VdirError` when the request cannot be carried out on this server (no such virtual
-    directory, no Outlook Anywhere, unknown version) or breaks the owa/ecp rule - always before any write.
+    ``desired_mapi_iis`` is :func:`validate_iis_methods`'s result (None keeps the current methods). Raises
+    :class:`VdirError` when the request cannot be carried out on this server (no such virtual directory, no
+    Outlook Anywhere, unknown version, mapi URLs whose current IIS methods could not be read) or breaks the
+    owa/ecp rule - always before any write.
     """
     result = Plan()
     server = state["server"]["name"] or "?"
-    for key in desired_urls:
+    wanted_keys = list(desired_urls)
+    if desired_mapi_iis is not None and "mapi" not in wanted_keys:
+        wanted_keys.append("mapi")
+    for key in wanted_keys:
         if state["vdirs"].get(key) is None:
             kind = VDIR_BY_KEY[key]
             extra = ""
@@ -488,8 +544,11 @@ def plan(state, desired_urls, desired_oa, desired_uri):
                 after[field] = wanted
         result.before["urls"][kind.key] = before
         result.after["urls"][kind.key] = after
+        if kind.key == "mapi":
+            params = _with_mapi_iis_methods(server, current, params, desired_mapi_iis, result)
         if params:
-            line = dict([("Identity", current["identity"])] + sorted(params.items(), key=lambda kv: kv[0] != "InternalUrl"))
+            order = ["InternalUrl", "ExternalUrl", "IISAuthenticationMethods"]
+            line = dict([("Identity", current["identity"])] + sorted(params.items(), key=lambda kv: order.index(kv[0])))
             result.commands.append(ps_command(kind.set_cmdlet, line))
 
     oa = state["outlook_anywhere"]
@@ -554,13 +613,46 @@ def plan(state, desired_urls, desired_oa, desired_uri):
     return result
 
 
+def _with_mapi_iis_methods(server, current, params, desired, result):
+    """The Set-MapiVirtualDirectory parameters with -IISAuthenticationMethods wherever Exchange needs it.
+
+    A URL change always carries the methods (the desired ones, else the current ones); desired methods that differ
+    from the current ones are set even without a URL change.
+    """
+    have = list(current.get("iis_authentication_methods") or [])
+    result.before["mapi_iis_authentication_methods"] = have
+    result.after["mapi_iis_authentication_methods"] = list(desired) if desired is not None else have
+    params = dict(params)
+    if desired is not None and not _same_methods(desired, have):
+        params["IISAuthenticationMethods"] = list(desired)
+    elif params:
+        if not have and desired is None:
+            raise VdirError(
+                "server %s: the mapi virtual directory's IISAuthenticationMethods could not be read, and "
+                "Set-MapiVirtualDirectory needs them with -InternalUrl/-ExternalUrl; set "
+                "mapi_iis_authentication_methods (for example [Ntlm, OAuth, Negotiate], Exchange's default)" % server)
+        params["IISAuthenticationMethods"] = list(desired) if desired is not None else have
+    return params
+
+
 # ------------------------------------------------------------------------------------------------------------
 # The read script: one round, everything the plan needs (and exchange_info's per-server view).
 
 # What is kept of each virtual directory (a constant of this module: no value is put into it).
+# Every value is read through its string form ([string]), which is the same for a live Exchange object (EMS, snap-in)
+# and for what a plain Import-PSSession delivers, where Exchange-typed values and the elements of multi-valued ones
+# arrive as strings (a System.Uri stays a Uri; [string] of it is the URL as well).
 _VDIR_FIELDS = (
     "ForEach-Object { [ordered]@{ name = [string]$_.Name; identity = [string]$_.Identity; "
     "internal_url = [string]$_.InternalUrl; external_url = [string]$_.ExternalUrl } }"
+)
+# The mapi virtual directory also gives its IIS authentication methods, which Set-MapiVirtualDirectory needs with
+# any URL (one element per method, each as its string form; a missing or $null value gives no element).
+_MAPI_FIELDS = (
+    "ForEach-Object { [ordered]@{ name = [string]$_.Name; identity = [string]$_.Identity; "
+    "internal_url = [string]$_.InternalUrl; external_url = [string]$_.ExternalUrl; "
+    "iis_authentication_methods = @(@($_.IISAuthenticationMethods) | Where-Object { $null -ne $_ } | "
+    "ForEach-Object { [string]$_ }) } }"
 )
 
 # The per-server read: for the server named by ``$server`` it leaves ``$serverState`` (the shape
@@ -573,7 +665,7 @@ SERVER_BLOCK = (
     "else { $cas = @(Get-ClientAccessService -Identity $server) }\n"
     # MAPI over HTTP came with Exchange 2013 SP1: a server without the cmdlet has no mapi virtual directory.
     "$mapi = @()\n"
-    "try { $mapi = @(Get-MapiVirtualDirectory -Server $server -ADPropertiesOnly | " + _VDIR_FIELDS + ") } "
+    "try { $mapi = @(Get-MapiVirtualDirectory -Server $server -ADPropertiesOnly | " + _MAPI_FIELDS + ") } "
     "catch [System.Management.Automation.CommandNotFoundException] { $mapi = @() }\n"
     "$vdirs = [ordered]@{\n"
     "    owa = @(Get-OwaVirtualDirectory -Server $server -ADPropertiesOnly | " + _VDIR_FIELDS + ")\n"
@@ -587,8 +679,8 @@ SERVER_BLOCK = (
     "$oa = @(Get-OutlookAnywhere -Server $server -ADPropertiesOnly | ForEach-Object { [ordered]@{ "
     "name = [string]$_.Name; identity = [string]$_.Identity; "
     "internal_hostname = [string]$_.InternalHostname; external_hostname = [string]$_.ExternalHostname; "
-    "internal_clients_require_ssl = [bool]$_.InternalClientsRequireSsl; "
-    "external_clients_require_ssl = [bool]$_.ExternalClientsRequireSsl; "
+    "internal_clients_require_ssl = ([string]$_.InternalClientsRequireSsl -eq 'True'); "
+    "external_clients_require_ssl = ([string]$_.ExternalClientsRequireSsl -eq 'True'); "
     "internal_client_authentication_method = [string]$_.InternalClientAuthenticationMethod; "
     "external_client_authentication_method = [string]$_.ExternalClientAuthenticationMethod } })\n"
     "$casOut = @($cas | ForEach-Object { [ordered]@{ identity = [string]$_.Identity; "

@@ -118,12 +118,14 @@ from ansible_collections.mailops.exchange.plugins.module_utils import canonical
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_module import ExchangeModule
 from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_command
 
+# Every value is read through its string form: the same for live objects (EMS, snap-in) and for what a plain
+# Import-PSSession delivers, where Exchange-typed values and the elements of multi-valued ones arrive as strings.
 READ_SCRIPT = u"""$oabs = @(Get-OfflineAddressBook | ForEach-Object { [ordered]@{
     name = [string]$_.Name
     identity = [string]$_.Identity
-    is_default = [bool]$_.IsDefault
-    global_web_distribution_enabled = [bool]$_.GlobalWebDistributionEnabled
-    virtual_directories = @($_.VirtualDirectories | ForEach-Object { [string]$_ })
+    is_default = ([string]$_.IsDefault -eq 'True')
+    global_web_distribution_enabled = ([string]$_.GlobalWebDistributionEnabled -eq 'True')
+    virtual_directories = @(@($_.VirtualDirectories) | Where-Object { $null -ne $_ } | ForEach-Object { [string]$_ })
 } })
 $vdirs = @(Get-OabVirtualDirectory -ADPropertiesOnly | ForEach-Object { [ordered]@{
     identity = [string]$_.Identity

@@ -119,6 +119,9 @@ options:
             C(https://mail.contoso.com/mapi).
           - Exists on Exchange 2016 and later and on Exchange 2013 SP1 and later; on a server without it the module
             fails before any write.
+          - Exchange needs C(-IISAuthenticationMethods) whenever C(-InternalUrl) or C(-ExternalUrl) is set on this
+            virtual directory, so every mapi URL change is sent with the server's current IIS authentication
+            methods (read with the URLs), or with O(mapi_iis_authentication_methods) when given.
         type: dict
         suboptions:
           internal_url:
@@ -165,6 +168,16 @@ options:
         description: Authentication method of external clients.
         type: str
         choices: [Basic, Ntlm, Negotiate]
+  mapi_iis_authentication_methods:
+    description:
+      - The IIS authentication methods of the mapi virtual directory (C(Set-MapiVirtualDirectory
+        -IISAuthenticationMethods)); one or more of C(Basic), C(Ntlm), C(Negotiate), C(OAuth) (any case).
+        Exchange's default is C([Ntlm, OAuth, Negotiate]).
+      - Omitted, the server's current methods are kept and sent along with any mapi URL change, as Exchange
+        requires. Given, they are set when they differ from the current ones (compared as a set) and sent with
+        any mapi URL change.
+    type: list
+    elements: str
   autodiscover_internal_uri:
     description:
       - The server's Autodiscover service internal URI (C(AutoDiscoverServiceInternalUri)), for example
@@ -283,6 +296,13 @@ autodiscover_internal_uri:
   returned: always
   type: str
   sample: https://autodiscover.contoso.com/Autodiscover/Autodiscover.xml
+mapi_iis_authentication_methods:
+  description: The IIS authentication methods of the mapi virtual directory after the run; null if the server has
+    no mapi virtual directory.
+  returned: always
+  type: list
+  elements: str
+  sample: [Ntlm, OAuth, Negotiate]
 commands:
   description: The Exchange Management Shell commands run (or, in check mode, that would run), in order.
   returned: always
@@ -290,9 +310,11 @@ commands:
   elements: str
   sample:
     - Set-OwaVirtualDirectory -Identity 'EX01\owa (Default Web Site)' -ExternalUrl 'https://owa.contoso.com/owa'
+    - Set-MapiVirtualDirectory -Identity 'EX01\mapi (Default Web Site)' -ExternalUrl 'https://mail.contoso.com/mapi' -IISAuthenticationMethods @('Ntlm', 'OAuth', 'Negotiate')
     - Set-OutlookAnywhere -Identity 'EX01\Rpc (Default Web Site)' -ExternalHostname 'mail.contoso.com' -ExternalClientsRequireSsl:$true
 diff:
-  description: Before and after of O(urls), O(outlook_anywhere) and O(autodiscover_internal_uri) (with C(--diff)).
+  description: Before and after of O(urls), O(outlook_anywhere), O(autodiscover_internal_uri) and
+    O(mapi_iis_authentication_methods) (with C(--diff)).
   returned: when diff mode is on
   type: dict
 '''
@@ -319,7 +341,8 @@ def validate(params):
     urls = vdir_plan.validate_urls(params.get("urls"))
     outlook_anywhere = vdir_plan.validate_outlook_anywhere(params.get("outlook_anywhere"))
     uri = vdir_plan.validate_autodiscover_uri(params.get("autodiscover_internal_uri"))
-    return server, web_site, urls, outlook_anywhere, uri
+    mapi_iis = vdir_plan.validate_iis_methods(params.get("mapi_iis_authentication_methods"))
+    return server, web_site, urls, outlook_anywhere, uri, mapi_iis
 
 
 def requested(params, raw):
@@ -332,12 +355,12 @@ def requested(params, raw):
 
 
 def run(module):
-    server, web_site, urls, outlook_anywhere, uri = validate(requested(module.params, _load_params()))
+    server, web_site, urls, outlook_anywhere, uri, mapi_iis = validate(requested(module.params, _load_params()))
     for warning in vdir_plan.path_warnings(urls):
         module.ansible.warn(warning)
     answer = module.query(ps_script(vdir_plan.READ_SCRIPT, server=server))
     state = vdir_plan.current_state(answer or {}, web_site=web_site)
-    result = vdir_plan.plan(state, urls, outlook_anywhere, uri)
+    result = vdir_plan.plan(state, urls, outlook_anywhere, uri, mapi_iis)
     module.apply(result.commands)
     module.exit(
         changed=result.changed,
@@ -347,6 +370,7 @@ def run(module):
         urls=result.after["urls"],
         outlook_anywhere=result.after["outlook_anywhere"],
         autodiscover_internal_uri=result.after["autodiscover_internal_uri"],
+        mapi_iis_authentication_methods=result.after["mapi_iis_authentication_methods"],
     )
 
 
@@ -367,6 +391,7 @@ def main():
                 external_client_authentication_method=dict(type="str", choices=list(vdir_plan.AUTH_METHODS)),
             )),
             autodiscover_internal_uri=dict(type="str"),
+            mapi_iis_authentication_methods=dict(type="list", elements="str"),
         ),
     )
     module.run(run)

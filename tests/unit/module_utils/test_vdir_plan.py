@@ -42,6 +42,8 @@ def read_answer(version="Version 15.2 (Build 1118.7)", mapi=True, server="EX01",
             "internal_url": "%s://%s%s" % (scheme, fqdn, kind.path),
             "external_url": "",
         }]
+        if kind.key == "mapi":  # Exchange's default, read with the URLs
+            vdirs[kind.key][0]["iis_authentication_methods"] = ["Ntlm", "OAuth", "Negotiate"]
     return {
         "server": {"name": server, "fqdn": fqdn, "version": version},
         "vdirs": vdirs,
@@ -304,7 +306,86 @@ def test_plan_refuses_mapi_on_a_server_without_it():
     # On 2013 with a mapi virtual directory (SP1 and later) it is managed like the others.
     result = vp.plan(state(version="Version 15.0 (Build 1497.2)", mapi=True), desired, {}, None)
     assert result.commands == ["Set-MapiVirtualDirectory -Identity 'EX01\\mapi (Default Web Site)' "
-                               "-ExternalUrl 'https://mail.contoso.com/mapi'"]
+                               "-ExternalUrl 'https://mail.contoso.com/mapi' "
+                               "-IISAuthenticationMethods @('Ntlm', 'OAuth', 'Negotiate')"]
+
+
+# --- Set-MapiVirtualDirectory needs -IISAuthenticationMethods with its URLs -------------------------------------
+
+
+def test_mapi_url_change_carries_the_current_iis_methods():
+    answer = read_answer()
+    answer["vdirs"]["mapi"][0]["iis_authentication_methods"] = ["Ntlm", "Negotiate", "Basic"]
+    desired = vp.validate_urls({"mapi": {"internal_url": "https://mail.contoso.com/mapi",
+                                         "external_url": "https://mail.contoso.com/mapi"}})
+    result = vp.plan(vp.current_state(answer), desired, {}, None)
+    assert result.commands == ["Set-MapiVirtualDirectory -Identity 'EX01\\mapi (Default Web Site)' "
+                               "-InternalUrl 'https://mail.contoso.com/mapi' -ExternalUrl 'https://mail.contoso.com/mapi' "
+                               "-IISAuthenticationMethods @('Ntlm', 'Negotiate', 'Basic')"]
+    assert result.before["mapi_iis_authentication_methods"] == result.after["mapi_iis_authentication_methods"] \
+        == ["Ntlm", "Negotiate", "Basic"]
+    # Clearing a URL is a use of -ExternalUrl too.
+    answer["vdirs"]["mapi"][0]["external_url"] = "https://mail.contoso.com/mapi"
+    cleared = vp.plan(vp.current_state(answer), vp.validate_urls({"mapi": {"external_url": None}}), {}, None)
+    assert cleared.commands == ["Set-MapiVirtualDirectory -Identity 'EX01\\mapi (Default Web Site)' -ExternalUrl $null "
+                                "-IISAuthenticationMethods @('Ntlm', 'Negotiate', 'Basic')"]
+
+
+def test_mapi_iis_methods_given_are_sent_and_idempotent():
+    url = {"mapi": {"external_url": "https://mail.contoso.com/mapi"}}
+    wanted = vp.validate_iis_methods(["ntlm", "NEGOTIATE", "oauth", "Ntlm"])
+    assert wanted == ["Ntlm", "Negotiate", "OAuth"]
+    # Same set as the server's (other order): only the URL changes, sent with the methods.
+    result = vp.plan(state(), vp.validate_urls(url), {}, None, wanted)
+    assert result.commands == ["Set-MapiVirtualDirectory -Identity 'EX01\\mapi (Default Web Site)' "
+                               "-ExternalUrl 'https://mail.contoso.com/mapi' -IISAuthenticationMethods @('Ntlm', 'Negotiate', 'OAuth')"]
+    # Different methods, no URL: the methods alone.
+    only = vp.plan(state(), {}, {}, None, ["Ntlm", "Negotiate"])
+    assert only.commands == ["Set-MapiVirtualDirectory -Identity 'EX01\\mapi (Default Web Site)' "
+                             "-IISAuthenticationMethods @('Ntlm', 'Negotiate')"]
+    assert only.before["mapi_iis_authentication_methods"] == ["Ntlm", "OAuth", "Negotiate"]
+    assert only.after["mapi_iis_authentication_methods"] == ["Ntlm", "Negotiate"]
+    # Second run: URL and methods already there.
+    answer = read_answer()
+    answer["vdirs"]["mapi"][0].update(external_url="https://mail.contoso.com/mapi", iis_authentication_methods=["Negotiate", "Ntlm"])
+    assert vp.plan(vp.current_state(answer), vp.validate_urls(url), {}, None, ["Ntlm", "Negotiate"]).commands == []
+    assert vp.plan(vp.current_state(answer), vp.validate_urls(url), {}, None).commands == []
+
+
+def test_mapi_url_change_refused_when_current_methods_unknown():
+    answer = read_answer()
+    answer["vdirs"]["mapi"][0]["iis_authentication_methods"] = None
+    desired = vp.validate_urls({"mapi": {"external_url": "https://mail.contoso.com/mapi"}})
+    with pytest.raises(vp.VdirError, match="IISAuthenticationMethods could not be read.*mapi_iis_authentication_methods"):
+        vp.plan(vp.current_state(answer), desired, {}, None)
+    # Given explicitly, it works; and nothing asked of mapi needs them.
+    assert vp.plan(vp.current_state(answer), desired, {}, None, ["Ntlm"]).commands[0].endswith("-IISAuthenticationMethods @('Ntlm')")
+    assert vp.plan(vp.current_state(answer), vp.validate_urls({"oab": {"external_url": "https://m.contoso.com/OAB"}}),
+                   {}, None).commands[0].startswith("Set-OabVirtualDirectory")
+
+
+def test_mapi_iis_methods_on_a_server_without_mapi_refused():
+    with pytest.raises(vp.VdirError, match="no 'mapi \\(Default Web Site\\)'"):
+        vp.plan(state(version="Version 15.0 (Build 847.32)", mapi=False), {}, {}, None, ["Ntlm"])
+
+
+@pytest.mark.parametrize("value, message", [
+    ([], "one or more"),
+    (["Ntlm", "Kerberos"], "'Kerberos' is not one of Basic, Ntlm, Negotiate, OAuth"),
+    ([None], "is not one of"),
+    (5, "must be a list"),
+])
+def test_validate_iis_methods_refuses(value, message):
+    with pytest.raises(vp.VdirError, match=message):
+        vp.validate_iis_methods(value)
+
+
+def test_current_state_reads_iis_methods_in_any_json_shape():
+    # ConvertTo-Json gives a list; a single string or null must not break the read.
+    for raw, expected in ((["Ntlm", "OAuth"], ["Ntlm", "OAuth"]), ("Ntlm", ["Ntlm"]), (None, []), (["", None, "Basic"], ["Basic"])):
+        answer = read_answer()
+        answer["vdirs"]["mapi"][0]["iis_authentication_methods"] = raw
+        assert vp.current_state(answer)["vdirs"]["mapi"]["iis_authentication_methods"] == expected
 
 
 def test_plan_outlook_anywhere_pairs_ssl_with_hostname():
@@ -390,6 +471,19 @@ def test_plan_values_are_quoted_literals():
     cmd = vp.plan(vp.current_state(answer), desired, {}, None).commands[0]
     assert cmd == ("Set-OwaVirtualDirectory -Identity 'EX01\\o''wa (Default Web Site)' "
                    "-ExternalUrl 'https://owa.contoso.com/o''wa'")
+
+
+def test_read_script_reads_string_forms_only():
+    """Through a plain Import-PSSession nested Exchange values arrive as strings: the read takes [string] of every
+    value and never a member of a nested value (.Name, .HostnameString, .AbsoluteUri, ...)."""
+    script = vp.READ_SCRIPT
+    for member in (".HostnameString", ".AbsoluteUri", ".Name.", ".Domain", ".ToString(", ".Value", "[bool]$_"):
+        assert member not in script, member
+    import re
+    for prop in re.findall(r"\$_\.([A-Za-z]+)", script) + re.findall(r"\$srv\.([A-Za-z]+)", script):
+        assert re.search(r"(\[string\]|@\()\$(_|srv)\.%s\b" % prop, script), prop
+    assert "iis_authentication_methods = @(@($_.IISAuthenticationMethods)" in script
+    assert "ForEach-Object { [string]$_ }" in script
 
 
 def test_read_script_renders_the_server_as_a_literal():

@@ -27,6 +27,8 @@ def answer(version="Version 15.2 (Build 1118.7)", mapi=True):
         vdirs[key] = [] if key == "mapi" and not mapi else [{
             "name": "%s (Default Web Site)" % name, "identity": "EX01\\%s (Default Web Site)" % name,
             "internal_url": "%s://ex01.corp.contoso.com%s" % (scheme, path), "external_url": ""}]
+    if mapi:
+        vdirs["mapi"][0]["iis_authentication_methods"] = ["Ntlm", "OAuth", "Negotiate"]
     return {
         "server": {"name": "EX01", "fqdn": "ex01.corp.contoso.com", "version": version},
         "vdirs": vdirs,
@@ -162,3 +164,31 @@ def test_absent_leaves_alone_null_clears(monkeypatch, capsys):
     ]
     assert result["urls"]["oab"]["internal_url"] == "https://ex01.corp.contoso.com/OAB"
     assert result["outlook_anywhere"]["internal_hostname"] == "ex01.corp.contoso.com"
+
+
+def test_mapi_urls_sent_with_the_current_iis_methods_then_converge(monkeypatch, capsys):
+    args = {"server": "EX01", "urls": {"mapi": {"internal_url": "https://mail.contoso.com/mapi",
+                                                "external_url": "https://mail.contoso.com/mapi"}}}
+    session = FakeSession({"Get-OwaVirtualDirectory": answer()})
+    result = run_module(monkeypatch, capsys, exchange_vdir_url.main, dict(args, _ansible_diff=True), session)
+    expected = ["Set-MapiVirtualDirectory -Identity 'EX01\\mapi (Default Web Site)' -InternalUrl 'https://mail.contoso.com/mapi' "
+                "-ExternalUrl 'https://mail.contoso.com/mapi' -IISAuthenticationMethods @('Ntlm', 'OAuth', 'Negotiate')"]
+    assert result["commands"] == expected and session.executed == [expected] and len(session.queries) == 1
+    assert "iis_authentication_methods = @(" in session.queries[0]  # read in the same round as the URLs
+    assert result["mapi_iis_authentication_methods"] == ["Ntlm", "OAuth", "Negotiate"]
+    converged = answer()
+    converged["vdirs"]["mapi"][0].update(internal_url="https://mail.contoso.com/mapi", external_url="https://mail.contoso.com/mapi")
+    again = FakeSession({"Get-OwaVirtualDirectory": converged})
+    second = run_module(monkeypatch, capsys, exchange_vdir_url.main, args, again)
+    assert second["changed"] is False and again.executed == []
+
+
+def test_mapi_iis_authentication_methods_option(monkeypatch, capsys):
+    session = FakeSession({"Get-OwaVirtualDirectory": answer()})
+    args = {"server": "EX01", "mapi_iis_authentication_methods": ["NTLM", "Negotiate"]}
+    result = run_module(monkeypatch, capsys, exchange_vdir_url.main, args, session)
+    assert result["commands"] == ["Set-MapiVirtualDirectory -Identity 'EX01\\mapi (Default Web Site)' "
+                                  "-IISAuthenticationMethods @('Ntlm', 'Negotiate')"]
+    bad = run_module(monkeypatch, capsys, exchange_vdir_url.main,
+                     {"server": "EX01", "mapi_iis_authentication_methods": ["Kerberos"]}, FakeSession({}))
+    assert bad["failed"] and "'Kerberos' is not one of Basic, Ntlm, Negotiate, OAuth" in bad["msg"]
