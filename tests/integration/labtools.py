@@ -264,7 +264,7 @@ def write_commands(lab: Lab) -> list[str]:
 
     found = []
     for text in script_texts(lab):
-        found += re.findall(r"\b(?:Set|New|Remove|Update|Enable|Import)-(?!PSSession\b|Object\b)[A-Za-z]+", text)
+        found += re.findall(r"\b(?:Set|New|Remove|Update|Enable|Import)-(?!PSSession\b|Object\b|Module\b)[A-Za-z]+", text)
     return found
 
 

@@ -338,6 +338,19 @@ def test_enable_smtp_and_iis_with_force(lab):
     assert C.find_certificate(lab.org, "EX01", old) is None
 
 
+def test_the_transport_service_names_the_default_smtp_certificate(lab):
+    """Get-TransportService's InternalTransportCertificateThumbprint: setup's certificate, then the one enabled for
+    SMTP with -Force (the answer yes to the overwrite prompt)."""
+    old = lab.store()[0]["thumbprint"]
+    assert lab.run("Get-TransportService", "EX01")[0].get("InternalTransportCertificateThumbprint") == old
+    thumb = completed(lab)
+    lab.run("Enable-ExchangeCertificate", Thumbprint=thumb, Services="IIS", Force=True)
+    assert lab.run("Get-TransportService", "EX01")[0].get("InternalTransportCertificateThumbprint") == old
+    lab.run("Enable-ExchangeCertificate", Thumbprint=thumb, Services="SMTP", Force=True)
+    assert lab.run("Get-TransportService", "EX01")[0].get("InternalTransportCertificateThumbprint") == thumb
+    assert lab.run("Get-FrontendTransportService", "EX01")[0].get("InternalTransportCertificateThumbprint") is None
+
+
 def test_enable_iis_only_needs_no_prompt_and_pipeline_input_works(lab):
     thumb = completed(lab)
     [obj] = lab.run("Get-ExchangeCertificate", thumb)

@@ -177,10 +177,19 @@ def _transport(front: bool):
                 "InternalDNSAdapterEnabled": True,
                 "ExternalDNSAdapterEnabled": True,
                 "IsValid": True,
+                # A string on the server object (msExchServerInternalTLSCert): the default SMTP certificate.
+                **({} if front else {"InternalTransportCertificateThumbprint": _internal_transport_thumbprint(org, name)}),
             }, string=name))
         return result
 
     return get
+
+
+def _internal_transport_thumbprint(org, server: str) -> str:
+    from .certificates import certificate_store
+
+    record = next((r for r in certificate_store(org, server) if r.get("internal_transport")), None)
+    return record["thumbprint"] if record else ""
 
 
 cmdlet("Get-TransportService")(_transport(False))
