@@ -483,6 +483,11 @@ def run(module):
         entry = cp.find(cp.store_from_answer(result, server), plan.thumbprint, pending=False)
         if entry is not None:
             facts = entry.facts()
+            # Services whose state cannot be read back (plain remote PowerShell) were enabled by the commands that
+            # just succeeded.
+            unread = set(wanted["services"]) - entry.services_known
+            if unread:
+                facts["services"] = cp.services_list(set(facts.get("services") or []) | unread)
     module.exit(changed=plan.changed, before=before, after=_summary(facts), **_result_keys(facts))
 
 
