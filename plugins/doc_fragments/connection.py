@@ -103,7 +103,7 @@ options:
         with remote PowerShell, it takes the explicit credential that the second hop from a WinRM (NTLM or Basic)
         logon needs, and nothing the modules read depends on Exchange's types on the client. Through it and
         C(remote_exchange_script), Exchange cmdlets are implicit-remoting proxies whose errors arrive as
-        non-terminating (MicrosoftDocs/PowerShell-Docs issue 1583): every module detects them through the global
+        non-terminating (MicrosoftDocs/PowerShell-Docs issue 1583), and every module detects them through the global
         C($ErrorActionPreference) and C($Error). Objects arrive deserialized - nested Exchange values as strings,
         certificates with C(RawData) only (CSS-Exchange C(ConvertTo-ExchangeCertificate.ps1)) - so the modules
         read string forms and take certificate facts from the bytes and the server's own certificate stores. The

@@ -297,13 +297,18 @@ def test_remote_session_needs_fqdn_for_ip_hosts():
     assert session.endpoint == "https://127.0.0.1:5999/wsman"
 
 
-@pytest.mark.parametrize("mode,needle", [("snapin", "Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn"),
-                                         ("remote_exchange_script", "Connect-ExchangeServer -Auto")])
-def test_other_shell_modes(mode, needle):
-    session, fake = make(default_handler, shell=mode)
+def test_snapin_mode_sends_no_credential():
+    session, fake = make(default_handler, shell="snapin")
     session.query("x")
-    assert needle in fake.scripts[0]
+    assert "Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn" in fake.scripts[0]
     assert "S3cr" not in fake.scripts[0]
+
+
+def test_remote_exchange_script_mode_passes_the_credential_for_the_second_hop():
+    session, fake = make(default_handler, shell="remote_exchange_script")
+    session.query("x")
+    assert '. "$env:ExchangeInstallPath\\bin\\RemoteExchange.ps1"' in fake.scripts[0]
+    assert "Connect-ExchangeServer -Auto -Credential $cred" in fake.scripts[0]
 
 
 def test_timeouts_validated():
