@@ -53,16 +53,23 @@ def test_a_failing_write_fails_the_task_and_applies_nothing(clean, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_failing_write_after_a_successful_one_reports_exactly_what_was_applied(clean, mode):
-    """Two writes in one batch, the second refused: the first is reported as applied, the second as failed."""
+    """Two writes in one batch, the second refused: the first is reported as applied and is in Exchange, the second
+    is reported as failed and is not."""
     lab = clean
-    args = {"name": "Semantics Send %s" % mode, "address_spaces": ["*"], "source_transport_servers": ["EX01"],
-            "comment": "first"}
-    created = run(lab, mode, "exchange_send_connector", args)
-    assert created.get("failed") is not True, created
-    set_faults(lab, cmdlet_failures=[{"cmdlet": "Set-SendConnector", "message": "Active Directory is unavailable."}])
-    result = run(lab, mode, "exchange_send_connector", dict(args, comment="second"))
-    assert_failed_with(result, "Set-SendConnector", "Active Directory is unavailable.")
-    assert props(find(lab.lab_state(), "send_connectors", args["name"]))["Comment"] == "first"
+    host = "https://%s.semantics.contoso.com" % mode.replace("_", "-")
+    urls = {"ews": host + "/EWS/Exchange.asmx", "eas": host + "/Microsoft-Server-ActiveSync"}
+    args = {"server": "EX02", "urls": {key: {"external_url": url} for key, url in urls.items()}}
+    planned = run(lab, mode, "exchange_vdir_url", args, check=True, server="EX02")
+    first, second = [line.split(" ", 1)[0] for line in planned["commands"]]
+    set_faults(lab, cmdlet_failures=[{"cmdlet": second, "message": "The IIS metabase could not be written."}])
+    result = run(lab, mode, "exchange_vdir_url", args, server="EX02")
+    assert_failed_with(result, second, "The IIS metabase could not be written.")
+    assert [c.split(" ", 1)[0] for c in result["applied_commands"]] == [first]
+    assert result["failed_command"].startswith(second)
+    read = run(lab, mode, "exchange_info", {"gather": ["client_access"], "servers": ["EX02"]}, server="EX02")
+    now = {key: (read["servers"][0]["urls"][key]["external_url"] or "").lower() for key in urls}
+    applied = "ews" if first == "Set-WebServicesVirtualDirectory" else "eas"
+    assert {key: now[key] == urls[key].lower() for key in urls} == {key: key == applied for key in urls}
 
 
 @pytest.mark.parametrize("mode", MODES)
