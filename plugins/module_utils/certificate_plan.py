@@ -246,7 +246,18 @@ class StoreEntry(object):
         facts["services"] = services_list(self.services)
         facts["friendly_name"] = self.friendly_name
         facts["pending"] = self.pending
+        facts["usable"] = self.usable(now)
         return facts
+
+    def usable(self, now=None):
+        """Exchange's Status is Valid or - where Exchange does not return Status (plain remote PowerShell) - the
+        certificate is installed (not a pending request), with its private key and within its validity."""
+        if self.status is not None:
+            return self.status == "Valid"
+        if self.pending or self.certificate is None or not self.has_private_key:
+            return False
+        now = now or ci.now_utc()
+        return ci.not_before(self.certificate) <= now < ci.not_after(self.certificate)
 
 
 def store_from_answer(answer, server=None):

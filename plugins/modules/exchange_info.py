@@ -117,8 +117,10 @@ servers:
       returned: with client_access
     certificates:
       description: Certificates and pending requests (thumbprint, subject, issuer, sans, not_before, not_after,
-        days_remaining, expired, status, services, friendly_name, pending, key_size, signature_hash,
-        tls_certificate_name, ...).
+        days_remaining, expired, status, services, friendly_name, pending, usable, key_size, signature_hash,
+        tls_certificate_name, ...). C(status) is null where Exchange does not return it (a plain remote PowerShell
+        session); C(usable) is true when Status is Valid or, without Status, the certificate is installed with its
+        private key and within its validity.
       type: list
       elements: dict
       returned: with certificates

@@ -368,3 +368,16 @@ def test_scripts_render():
         script = ps_script(template, **values)
         assert "$server = 'EX01'" in script
     assert "foreach ($__line in @('A-B', 'C-D'))" in ps_script(cp.RUN_AND_READ_SCRIPT, server="x", commands=["A-B", "C-D"])
+
+
+def test_usable_without_exchanges_status_means_installed_with_key_and_current(lab):
+    """Through a plain Import-PSSession Status does not arrive: usable is decided from the stores and the bytes."""
+    lab.request(MAIL, NAMES)
+    expired, _unused = self_signed(MAIL, NAMES, days=10, start=NOW - dt.timedelta(days=30))
+    lab.add(expired, "DateInvalid", "None", "Old")
+    keyless, _unused = self_signed(MAIL, NAMES)
+    lab.add(keyless, "Valid", "None", "Without key", has_key=False)
+    lab.plain = True
+    assert [e.facts()["usable"] for e in lab.store()] == [True, False, False, False]
+    lab.plain = False
+    assert [e.facts()["usable"] for e in lab.store()] == [True, False, False, True]
