@@ -275,7 +275,7 @@ def validate_iis_methods(value, where="mapi_iis_authentication_methods"):
     if value is None:
         return None
     if isinstance(value, str):
-        value = [part for part in value.split(",")]
+        value = value.split(",")
     if not isinstance(value, (list, tuple)):
         raise VdirError("%s must be a list of %s, got %r" % (where, ", ".join(MAPI_IIS_METHODS), value))
     methods = []

@@ -310,7 +310,9 @@ commands:
   elements: str
   sample:
     - Set-OwaVirtualDirectory -Identity 'EX01\owa (Default Web Site)' -ExternalUrl 'https://owa.contoso.com/owa'
-    - Set-MapiVirtualDirectory -Identity 'EX01\mapi (Default Web Site)' -ExternalUrl 'https://mail.contoso.com/mapi' -IISAuthenticationMethods @('Ntlm', 'OAuth', 'Negotiate')
+    - >-
+      Set-MapiVirtualDirectory -Identity 'EX01\mapi (Default Web Site)' -ExternalUrl 'https://mail.contoso.com/mapi'
+      -IISAuthenticationMethods @('Ntlm', 'OAuth', 'Negotiate')
     - Set-OutlookAnywhere -Identity 'EX01\Rpc (Default Web Site)' -ExternalHostname 'mail.contoso.com' -ExternalClientsRequireSsl:$true
 diff:
   description: Before and after of O(urls), O(outlook_anywhere), O(autodiscover_internal_uri) and
