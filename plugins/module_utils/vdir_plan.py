@@ -43,6 +43,7 @@ except ImportError:  # pragma: no cover
     from urlparse import urlsplit  # type: ignore
 
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
+from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import TOLERATED_ERROR
 from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_command
 
 
@@ -666,7 +667,7 @@ SERVER_BLOCK = (
     # MAPI over HTTP came with Exchange 2013 SP1: a server without the cmdlet has no mapi virtual directory.
     "$mapi = @()\n"
     "try { $mapi = @(Get-MapiVirtualDirectory -Server $server -ADPropertiesOnly | " + _MAPI_FIELDS + ") } "
-    "catch [System.Management.Automation.CommandNotFoundException] { $mapi = @() }\n"
+    "catch [System.Management.Automation.CommandNotFoundException] { $mapi = @(); " + TOLERATED_ERROR + " }\n"
     "$vdirs = [ordered]@{\n"
     "    owa = @(Get-OwaVirtualDirectory -Server $server -ADPropertiesOnly | " + _VDIR_FIELDS + ")\n"
     "    ecp = @(Get-EcpVirtualDirectory -Server $server -ADPropertiesOnly | " + _VDIR_FIELDS + ")\n"

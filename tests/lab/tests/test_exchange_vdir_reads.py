@@ -129,3 +129,32 @@ def test_oab_read_gives_the_same_answer_in_every_mode(lab2013, mode):
     commands, _, _ = oab_module.plan(params, answer)
     assert commands == ["Set-OfflineAddressBook -Identity '\\Default Offline Address Book' "
                         "-GlobalWebDistributionEnabled:$true -VirtualDirectories $null"]
+
+
+def test_a_server_without_the_mapi_cmdlet_is_read_without_a_failure(lab2013):
+    """Before Exchange 2013 SP1 there is no Get-MapiVirtualDirectory: the read handles the CommandNotFoundException
+    and takes it out of $Error, which the session's envelope would otherwise report as a failure."""
+    names = ", ".join("'%s'" % n for n in (
+        "Get-ExchangeServer", "Get-ClientAccessServer", "Get-ClientAccessService", "Get-OwaVirtualDirectory",
+        "Get-EcpVirtualDirectory", "Get-WebServicesVirtualDirectory", "Get-ActiveSyncVirtualDirectory",
+        "Get-OabVirtualDirectory", "Get-PowerShellVirtualDirectory", "Get-OutlookAnywhere"))
+    envelope = ps_script(es._QUERY_ENVELOPE, begin="MAILOPS:BEGIN", ok="MAILOPS:OK", err="MAILOPS:ERR",
+                         script=ps_script(vdir_plan.READ_SCRIPT, server="EX01"))
+    loading = load(lab2013, "remote_session").replace(
+        "Import-PSSession $s -DisableNameChecking -AllowClobber", "Import-PSSession $s -DisableNameChecking -AllowClobber -CommandName " + names)
+    assert "-CommandName" in loading
+    text = "$ProgressPreference = 'SilentlyContinue'\n" + loading + envelope
+    process = start_process(lab2013, "EX01", "CORP\\administrator", es.POWERSHELL_COMMAND)
+    payload = base64.b64encode(text.encode("utf-8")).decode("ascii")
+    process.send_stdin((ps_script(es._STDIN_LINE, payload=payload) + "\r\n").encode("utf-8"), end=True)
+    out = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        chunk, _err, code = process.receive(1.0)
+        out += chunk
+        if code is not None:
+            break
+    lines = [line.strip() for line in out.decode("cp437").splitlines() if line.strip()]
+    assert lines[-1] == "MAILOPS:OK", lines[-3:]
+    state = vdir_plan.current_state(json.loads(lines[-2]))
+    assert state["vdirs"].get("mapi") is None and state["vdirs"]["owa"] is not None
