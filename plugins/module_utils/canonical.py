@@ -27,6 +27,16 @@ _TYPE_RE = re.compile(r"^(?P<type>[A-Za-z0-9]+):(?P<rest>.*)$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+def json_list(value):
+    """A list from a ConvertTo-Json answer: Windows PowerShell writes one element as the object itself and none as
+    ``null``, so ``None`` -> ``[]``, a list as it is, anything else -> ``[value]``."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
 def text(value):
     """``None`` for "not set" (``None``, ``''`` or only whitespace), the stripped string otherwise."""
     if value is None:

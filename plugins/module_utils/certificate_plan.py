@@ -29,6 +29,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.mailops.exchange.plugins.module_utils import canonical
 from ansible_collections.mailops.exchange.plugins.module_utils import certificate_info as ci
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import TOLERATED_ERROR
 from ansible_collections.mailops.exchange.plugins.module_utils.quoting import SWITCH, ps_command, ps_literal, ps_script
@@ -111,10 +112,10 @@ def merge_store(answer, server=None):
             "the certificate stores of server %s cannot be read from computer %s: exchange_certificate reads the "
             "server's own stores, so run it over a session to %s (exchange_host, or the mailops.exchange.exchange "
             "connection of that host)" % (server, answer.get("computer") or "(unknown)", server))
-    iis = set(t.strip().upper() for t in _items(answer.get("iis")) if t)
+    iis = set(t.strip().upper() for t in canonical.json_list(answer.get("iis")) if t)
     smtp = (answer.get("internal_transport_thumbprint") or "").strip().upper()
     reported = {}
-    for record in _items(answer.get("exchange")):
+    for record in canonical.json_list(answer.get("exchange")):
         thumb = _record_thumbprint(record)
         if thumb:
             reported[thumb] = record
@@ -123,9 +124,9 @@ def merge_store(answer, server=None):
                      services=record.get("services"), friendly_name=None, has_private_key=None, request="")
                 for thumb, record in reported.items()]
     requests = dict(((r.get("thumbprint") or "").strip().upper(), r.get("request") or "")
-                    for r in _items(answer.get("requests")))
+                    for r in canonical.json_list(answer.get("requests")))
     records = []
-    for item in _items(local):
+    for item in canonical.json_list(local):
         thumb = _record_thumbprint(item)
         pending = item.get("store") == "REQUEST"
         exchange = reported.get(thumb, {})
@@ -143,14 +144,6 @@ def merge_store(answer, server=None):
             friendly_name=item.get("friendly_name"), has_private_key=item.get("has_private_key"),
             request=requests.get(thumb, "")))
     return records
-
-
-def _items(value):
-    if value is None:
-        return []
-    if isinstance(value, dict):
-        return [value]
-    return list(value)
 
 
 def _record_thumbprint(record):
@@ -261,13 +254,8 @@ class StoreEntry(object):
 
 
 def store_from_answer(answer, server=None):
-    """The store as :class:`StoreEntry` objects: from a :data:`STORE_READ` answer, or from merged records
-    (``{"certificates": [...]}``, as :func:`merge_store` makes them)."""
-    if "local" in answer:
-        certificates = merge_store(answer, server)
-    else:
-        certificates = _items(answer.get("certificates"))
-    return [StoreEntry(record) for record in certificates]
+    """The store as :class:`StoreEntry` objects, from a :data:`STORE_READ` answer (see :func:`merge_store`)."""
+    return [StoreEntry(record) for record in merge_store(answer, server)]
 
 
 def find(store, thumbprint, pending=None):

@@ -373,7 +373,7 @@ def current_state(answer, web_site="Default Web Site"):
     for kind in VDIRS:
         wanted = ("%s (%s)" % (kind.name, web_site)).lower()
         found = None
-        for item in _as_list(vdirs.get(kind.key)):
+        for item in canonical.json_list(vdirs.get(kind.key)):
             if (_text(item.get("name")) or "").lower() == wanted:
                 found = item
                 break
@@ -387,7 +387,7 @@ def current_state(answer, web_site="Default Web Site"):
                 state["vdirs"][kind.key]["iis_authentication_methods"] = _text_list(found.get("iis_authentication_methods"))
         else:
             state["vdirs"][kind.key] = None
-    oa_items = _as_list(answer.get("outlook_anywhere"))
+    oa_items = canonical.json_list(answer.get("outlook_anywhere"))
     wanted = ("rpc (%s)" % web_site).lower()
     oa = next((i for i in oa_items if (_text(i.get("name")) or "").lower() == wanted), None)
     if oa is not None:
@@ -409,14 +409,6 @@ def current_state(answer, web_site="Default Web Site"):
             "autodiscover_internal_uri": _text(cas.get("autodiscover_internal_uri")),
         }
     return state
-
-
-def _as_list(value):
-    if value is None:
-        return []
-    if isinstance(value, dict):
-        return [value]
-    return list(value)
 
 
 def _text_list(value):

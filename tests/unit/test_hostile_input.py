@@ -261,7 +261,8 @@ def test_wrong_pfx_password_refused_before_any_exchange_call(monkeypatch, tmp_pa
     pfx.write_bytes(pkcs12.serialize_key_and_certificates(b"a", key, cert, None,
                                                           serialization.BestAvailableEncryption(b"right")))
     result, session = run_module(monkeypatch, certificate.main,
-                                 {"server": "EX01", "pfx_path": str(pfx), "pfx_password": "wrong'$(x)"}, None)
+                                 {"server": "EX01", "pfx_path": str(pfx), "pfx_password": "wrong'$(x)"},
+                                 {"computer": "EX01", "local": [], "exchange": [], "iis": [], "requests": []})
     assert result.get("failed") is True and "wrong password" in result["msg"], result
     assert "wrong'$(x)" not in str(result)
     # Before any write (the module reads the certificate store first; its documentation says "before anything is
