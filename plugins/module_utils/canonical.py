@@ -22,9 +22,34 @@ try:  # Python 3
 except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
     from urlparse import urlsplit, urlunsplit  # type: ignore
 
-_COST_RE = re.compile(r"^(?P<body>.*?);(?P<cost>\d+)$")
-_TYPE_RE = re.compile(r"^(?P<type>[A-Za-z0-9]+):(?P<rest>.*)$")
+# \Z, not $: "$" also matches before a trailing newline. DOTALL: a value read back from Exchange may hold a line break
+# (written before such values were refused), and its prefix must still be recognised, never stacked ("smtp:SMTP:").
+_COST_RE = re.compile(r"^(?P<body>.*?);(?P<cost>\d+)\Z", re.DOTALL)
+_TYPE_RE = re.compile(r"^(?P<type>[A-Za-z0-9]+):(?P<rest>.*)\Z", re.DOTALL)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# What no name, host name, domain, address space or template may hold: the C0 controls (NUL, tab, line feed, carriage
+# return, ...), DEL, the C1 controls (U+0085 NEXT LINE among them) and the Unicode line and paragraph separators
+# U+2028/U+2029, which PowerShell and many log readers take for line ends.
+_CONTROL_RE = re.compile(u"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def control_character(value):
+    """The first control character of ``value`` as ``(position, 'U+000A')``, or ``None`` (non-strings: ``None``)."""
+    if not isinstance(value, str):
+        return None
+    match = _CONTROL_RE.search(value)
+    if match is None:
+        return None
+    return match.start(), "U+%04X" % ord(match.group(0))
+
+
+def refuse_control_characters(value, option):
+    """Raise ``ValueError`` naming ``option`` when the string ``value`` holds a control character (see above)."""
+    found = control_character(value)
+    if found is not None:
+        raise ValueError("%s: %r holds a control character (%s at position %d); names, host names, domains and "
+                         "templates are one line of printable characters" % (option, value, found[1], found[0]))
 
 
 def json_list(value):
@@ -186,7 +211,7 @@ def same_text(a, b, casefold=False):
 
 
 _SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3, "TB": 1024 ** 4}
-_SIZE_RE = re.compile(r"^(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>B|KB|MB|GB|TB)?$", re.IGNORECASE)
+_SIZE_RE = re.compile(r"^(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>B|KB|MB|GB|TB)?\Z", re.IGNORECASE)
 _SIZE_READBACK_RE = re.compile(r"\(\s*(?P<bytes>[\d,.\s\u00a0\u202f']+)\s*bytes\s*\)", re.IGNORECASE)
 
 
@@ -224,7 +249,7 @@ def byte_size(value):
     return int(number)
 
 
-_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 
 
 def valid_domain(value, wildcard=False):

@@ -152,9 +152,9 @@ def parse_subject(text):
         key, dummy, value = raw.partition("=")
         key, value = key.strip(), value.strip()
         upper = key.upper()
-        if upper.startswith("OID.") and re.match(r"^\d+(\.\d+)+$", key[4:]):
+        if upper.startswith("OID.") and re.match(r"^\d+(\.\d+)+\Z", key[4:]):
             key = "OID." + key[4:]
-        elif re.match(r"^\d+(\.\d+)+$", key):
+        elif re.match(r"^\d+(\.\d+)+\Z", key):
             key = "OID." + key
         elif upper in _KEY_ALIASES:
             key = _KEY_ALIASES[upper]
@@ -168,7 +168,7 @@ def parse_subject(text):
             raise ValueError("a double quote inside an unquoted value in %r" % raw)
         if value == "":
             raise ValueError("component %r of the subject name has an empty value" % raw)
-        if key == "C" and not re.match(r"^[A-Za-z]{2}$", value):
+        if key == "C" and not re.match(r"^[A-Za-z]{2}\Z", value):
             raise ValueError("the country (C=) must be a two-letter code, got %r" % value)
         components.append((key, value))
     if not any(component[0] == "CN" for component in components):
@@ -193,7 +193,7 @@ def common_name(name):
 
 
 _LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
-_DOMAIN_RE = re.compile(r"^(\*\.)?" + _LABEL + r"(\." + _LABEL + r")*$")
+_DOMAIN_RE = re.compile(r"^(\*\.)?" + _LABEL + r"(\." + _LABEL + r")*\Z")
 
 
 def valid_domain_name(value):
@@ -300,7 +300,7 @@ def load_certificates(data):
                 raise CertificateError("this is a certificate request, not the CA's certificate")
             raise CertificateError("no CERTIFICATE or PKCS7 block in the PEM text")
         return order_chain(certificates)
-    if text is not None and re.match(r"^[A-Za-z0-9+/=\s]+$", text):
+    if text is not None and re.match(r"^[A-Za-z0-9+/=\s]+\Z", text):
         try:
             data = _b64(text)
         except CertificateError:
@@ -348,7 +348,7 @@ def load_request(data):
         blocks = _armoured_blocks(text, ["NEW CERTIFICATE REQUEST", "CERTIFICATE REQUEST"])
         if blocks:
             der = _b64(blocks[0][1])
-        elif text.strip() and re.match(r"^[A-Za-z0-9+/=\s]+$", text):
+        elif text.strip() and re.match(r"^[A-Za-z0-9+/=\s]+\Z", text):
             try:
                 der = _b64(text)
             except CertificateError:
@@ -423,7 +423,7 @@ def normalise_thumbprint(value):
     if not isinstance(value, str):
         raise ValueError("a thumbprint must be a string")
     cleaned = re.sub(r"[\s:]", "", value).upper().lstrip("\u200e")
-    if not re.match(r"^[0-9A-F]{40}$", cleaned):
+    if not re.match(r"^[0-9A-F]{40}\Z", cleaned):
         raise ValueError("%r is not a certificate thumbprint (40 hexadecimal characters)" % value)
     return cleaned
 

@@ -28,11 +28,39 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.mailops.exchange.plugins.module_utils import canonical
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import (
     CONNECTION_ARGUMENT_SPEC, ExchangeCommandError, ExchangeConnectionError, ExchangeError, ExchangeSession,
     insecure_settings_warnings, winrm_import_error,
 )
 from ansible_collections.mailops.exchange.plugins.module_utils.persistent_session import PersistentExchangeSession
+
+def refuse_control_characters(spec, params, free_text=frozenset(), prefix=""):
+    """ValueError for the first option value (nested options and list elements included) with a control character.
+
+    Options marked ``no_log`` (passwords are data, whatever they hold) and those named in ``free_text`` are skipped.
+    """
+    for name, option in spec.items():
+        if option.get("no_log") or name in free_text:
+            continue
+        _refuse_in_value(prefix + name, params.get(name), option, free_text)
+
+
+def _refuse_in_value(path, value, option, free_text):
+    if isinstance(value, str):
+        canonical.refuse_control_characters(value, path)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _refuse_in_value("%s[%d]" % (path, index), item, option, free_text)
+    elif isinstance(value, dict):
+        suboptions = option.get("options")
+        if suboptions:
+            refuse_control_characters(suboptions, value, free_text, prefix=path + ".")
+            return
+        for key, item in value.items():
+            canonical.refuse_control_characters(str(key), "%s (a key)" % path)
+            _refuse_in_value("%s.%s" % (path, key), item, {}, free_text)
+
 
 __all__ = ["ExchangeModule", "ExchangeCommandError", "ExchangeConnectionError", "ExchangeError"]
 
@@ -40,7 +68,7 @@ __all__ = ["ExchangeModule", "ExchangeCommandError", "ExchangeConnectionError", 
 class ExchangeModule(object):
     """Wraps AnsibleModule: connection options merged in, check mode always supported."""
 
-    def __init__(self, argument_spec, session_factory=None, **ansible_module_kwargs):
+    def __init__(self, argument_spec, session_factory=None, free_text=(), **ansible_module_kwargs):
         spec = copy.deepcopy(CONNECTION_ARGUMENT_SPEC)
         spec.update(argument_spec or {})
         ansible_module_kwargs["supports_check_mode"] = True
@@ -49,6 +77,12 @@ class ExchangeModule(object):
         self.check_mode = self.ansible.check_mode
         self.commands = []
         self._session = None
+        # Names, host names, domains, URLs and templates are one line: a control character in any option (but the
+        # module's free-text ones, e.g. a comment, and secrets) is refused here, before anything reaches Exchange.
+        try:
+            refuse_control_characters(spec, self.params, frozenset(free_text))
+        except ValueError as exc:
+            self.ansible.fail_json(msg=str(exc), commands=[])
         # Over the mailops.exchange.exchange connection the module talks to the session that connection keeps for
         # the host (one Exchange-shell load per play); otherwise it opens its own WinRM session.
         self.socket_path = getattr(self.ansible, "_socket_path", None) or None

@@ -30,8 +30,8 @@ import re
 # The characters PowerShell's tokenizer treats as a single quote (SpecialChars.IsSingleQuote).
 SINGLE_QUOTES = (u"'", u"\u2018", u"\u2019", u"\u201a", u"\u201b")
 
-_CMDLET_RE = re.compile(r"^[A-Za-z]+-[A-Za-z0-9]+$")
-_PARAM_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_CMDLET_RE = re.compile(r"^[A-Za-z]+-[A-Za-z0-9]+\Z")
+_PARAM_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*\Z")
 _PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 

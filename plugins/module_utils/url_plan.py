@@ -56,7 +56,7 @@ VDIR_KEYS = tuple(v[0] for v in VDIRS)
 OWA_KEYS = ("owa", "ecp")
 AUTODISCOVER_PATH = "/Autodiscover/Autodiscover.xml"
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 
 
 class UrlPlanError(ValueError):

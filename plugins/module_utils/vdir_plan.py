@@ -99,7 +99,7 @@ AUTH_METHODS = ("Basic", "Ntlm", "Negotiate")
 MAPI_IIS_METHODS = ("Basic", "Ntlm", "Negotiate", "OAuth")
 
 _LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
-_HOST_RE = re.compile(r"^" + _LABEL + r"(\." + _LABEL + r")*\.?$")
+_HOST_RE = re.compile(r"^" + _LABEL + r"(\." + _LABEL + r")*\.?\Z")
 _TRUE = ("true", "yes", "on", "1", "y")
 _FALSE = ("false", "no", "off", "0", "n")
 

@@ -306,6 +306,19 @@ def write_private_file(path, text):
     return True
 
 
+def check_csr_path(path):
+    """Refuse, before the request is made on the server, a csr_path that could not be written."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise cp.CertificatePlanError("csr_path: %s is a directory; give the file to write the request to. Nothing "
+                                      "was requested" % path)
+    if not os.path.isdir(directory):
+        raise cp.CertificatePlanError("csr_path: directory %s does not exist; create it first. Nothing was requested"
+                                      % directory)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise cp.CertificatePlanError("csr_path: directory %s is not writable. Nothing was requested" % directory)
+
+
 def validate(params):
     """Checks that need no Exchange. Returns the normalised pieces; raises ValueError."""
     server = (params.get("server") or "").strip()
@@ -331,6 +344,8 @@ def validate(params):
                                           "services belong to state=present")
         subject, domains = cp.validate_request_options(params.get("subject_name"), params.get("domain_names"),
                                                        params.get("key_size"), params.get("friendly_name"))
+        if params.get("csr_path"):
+            check_csr_path(params["csr_path"])
         return server, state, {"subject": subject, "domains": domains}
     if params.get("subject_name") or params.get("domain_names") or params.get("csr_path"):
         raise cp.CertificatePlanError("subject_name, domain_names and csr_path belong to state=requested")
@@ -431,7 +446,14 @@ def run(module):
                 except (IOError, OSError):
                     file_changed = True
             else:
-                file_changed = write_private_file(params["csr_path"], pem)
+                try:
+                    file_changed = write_private_file(params["csr_path"], pem)
+                except (cp.CertificatePlanError, IOError, OSError) as error:
+                    # The request exists on the server now: say so, and hand it over anyway.
+                    module.fail("the certificate request%s is pending on server %s, but csr_path could not be "
+                                "written (%s); it is returned as csr, and a run with a writable csr_path reuses it"
+                                % ((" " + facts["thumbprint"]) if facts.get("thumbprint") else "", server, error), changed=plan.changed, csr=pem,
+                                **_result_keys(facts))
         after = _summary(facts)
         module.exit(changed=plan.changed or file_changed, before=before, after=after, csr=pem, **_result_keys(facts))
 
@@ -512,6 +534,7 @@ def main():
             replace_default_smtp=dict(type="bool", default=False),
         ),
         mutually_exclusive=[("certificate_path", "certificate_content", "pfx_path")],
+        free_text=("certificate_content",),
     )
     module.run(run)
 

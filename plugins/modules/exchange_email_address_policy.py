@@ -55,6 +55,16 @@ options:
         that have not been stamped). This always reports a change.
     type: bool
     default: false
+  check_mode_accepted_domains:
+    description:
+      - In check mode only, domains to count as accepted in addition to those Exchange lists - the accepted domains
+        an earlier task of the same check run would add (the C(email_address_policy) role passes step 2's domains).
+        Without it, a whole play in check mode on a new organisation would refuse every template of a domain that
+        step 2 has not yet really added.
+      - Ignored in a real run, where only the accepted domains Exchange lists count.
+    type: list
+    elements: str
+    version_added: 0.2.0
 notes:
   - Supports C(check_mode) and C(diff); C(commands) lists the Exchange Management Shell lines run or, in check mode,
     that would run.
@@ -145,7 +155,7 @@ ConvertTo-Json -InputObject ([pscustomobject]@{ policies = $policies; domains = 
 """
 
 # A local part: literal address characters and Exchange's variables (%g %s %i %d %m, %<n>g, %rxy).
-_LOCAL_RE = re.compile(r"^(?:[A-Za-z0-9!#$&*+/=?^_`{|}~.\-]|%\d*[gsidmGSIDM]|%r..)*$")
+_LOCAL_RE = re.compile(r"^(?:[A-Za-z0-9!#$&*+/=?^_`{|}~.\-]|%\d*[gsidmGSIDM]|%r..)*\Z")
 
 
 def _as_list(value):
@@ -187,11 +197,17 @@ def validate(params):
         validate_template(template, False)
 
 
-def plan(params, read):
-    """Pure planning: (commands, before, after, accepted domain names) from the options and the read round."""
+def plan(params, read, assumed_domains=None):
+    """Pure planning: (commands, before, after, accepted domain names) from the options and the read round.
+
+    ``assumed_domains`` (check mode only) count as accepted besides those Exchange lists.
+    """
     read = read or {}
     policies = _as_list(read.get("policies"))
     domains = [d.get("DomainName") for d in _as_list(read.get("domains")) if d.get("DomainName")]
+    for domain in assumed_domains or []:
+        if canonical.fqdn(domain) not in [canonical.fqdn(d) for d in domains]:
+            domains.append(canonical.fqdn(domain))
     name = params["name"].strip()
     policy = next((p for p in policies if (p.get("Name") or "").casefold() == name.casefold()), None)
     if policy is None:
@@ -247,13 +263,15 @@ def main():
             extra_templates=dict(type="list", elements="str"),
             apply=dict(type="bool", default=True),
             force_apply=dict(type="bool", default=False),
+            check_mode_accepted_domains=dict(type="list", elements="str"),
         ),
     )
 
     def run(module):
         validate(module.params)
         read = module.query(READ_SCRIPT)
-        commands, before, after, domains = plan(module.params, read)
+        assumed = module.params.get("check_mode_accepted_domains") if module.check_mode else None
+        commands, before, after, domains = plan(module.params, read, assumed)
         module.apply(commands)
         diff_after = dict(after)
         diff_after.pop("applied", None)

@@ -235,7 +235,7 @@ AUTH_MECHANISMS = ["None", "Tls", "Integrated", "BasicAuth", "BasicAuthRequireTL
                    "ExternalAuthoritative"]
 PERMISSION_GROUPS = ["None", "AnonymousUsers", "ExchangeUsers", "ExchangeServers", "ExchangeLegacyServers", "Partners",
                      "Custom"]
-_SERVER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
+_SERVER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}\Z")
 
 
 def _as_list(value):
@@ -263,7 +263,7 @@ def binding(value):
     value = canonical.text(value)
     if value is None:
         return None
-    match = re.match(r"^\[?(?P<ip>[0-9A-Fa-f:.]+?)\]?:(?P<port>\d{1,5})$", value)
+    match = re.match(r"^\[?(?P<ip>[0-9A-Fa-f:.]+?)\]?:(?P<port>\d{1,5})\Z", value)
     if not match:
         raise ValueError("binding %r is not IP:port (for example 0.0.0.0:587 or [::]:587)" % value)
     port = int(match.group("port"))
@@ -327,7 +327,7 @@ def validate(params):
     if params.get("tls_certificate_name") is not None and params.get("tls_certificate_thumbprint") is not None:
         raise ValueError("tls_certificate_name and tls_certificate_thumbprint are mutually exclusive")
     name_value = canonical.text(params.get("tls_certificate_name"))
-    if name_value is not None and not re.match(r"^<I>.+<S>.+$", name_value, re.DOTALL):
+    if name_value is not None and not re.match(r"^<I>.+<S>.+\Z", name_value, re.DOTALL):
         raise ValueError("tls_certificate_name must look like <I>issuer<S>subject, got %r" % name_value)
     if params.get("tls_certificate_thumbprint") is not None:
         normalise_thumbprint(params["tls_certificate_thumbprint"])
@@ -349,7 +349,7 @@ def validate(params):
 
 def normalise_thumbprint(value):
     cleaned = re.sub(r"[\s:]", "", value or "").upper().lstrip("\u200e")
-    if not re.match(r"^[0-9A-F]{40}$", cleaned):
+    if not re.match(r"^[0-9A-F]{40}\Z", cleaned):
         raise ValueError("%r is not a certificate thumbprint (40 hexadecimal characters)" % value)
     return cleaned
 

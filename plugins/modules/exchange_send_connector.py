@@ -44,9 +44,10 @@ options:
     description:
       - Domains the connector sends to; C(*) is every domain. C(contoso.com;5) sets a cost.
       - Compared order-insensitively in Exchange's form (C(*) is C(SMTP:*;1)).
+      - A new connector gets C(['*']) when this is not set; an existing connector's address spaces are changed only
+        when this is set.
     type: list
     elements: str
-    default: ['*']
   dns_routing_enabled:
     description:
       - C(true) routes by MX records; C(false) routes through O(smart_hosts).
@@ -205,7 +206,10 @@ $servers = @(Get-ExchangeServer | ForEach-Object { [string]$_.Name })
 ConvertTo-Json -InputObject ([pscustomobject]@{ connectors = $connectors; servers = $servers }) -Depth 6 -Compress
 """
 
-_SMART_HOST_IP = r"^\[[0-9A-Fa-f:.]+\]$"
+#: The address spaces of a new connector when the task sets none.
+DEFAULT_ADDRESS_SPACES = ("*",)
+
+_SMART_HOST_IP = r"^\[[0-9A-Fa-f:.]+\]\Z"
 
 
 def _as_list(value):
@@ -273,7 +277,7 @@ def validate(params):
     if params.get("fqdn") and not canonical.valid_domain(params["fqdn"]):
         raise ValueError("fqdn %r is not a valid host name" % params["fqdn"])
     for server in params.get("source_transport_servers") or []:
-        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$", server.strip()):
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}\Z", server.strip()):
             raise ValueError("source transport server %r is not a server name (like EX01)" % server)
     canonical.byte_size(params.get("max_message_size"))
 
@@ -335,7 +339,8 @@ def plan(params, read):
         wanted["Comment"] = params["comment"] if params["comment"] != "" else None
 
     if current is None:
-        new = {"Name": name, "Usage": params.get("usage") or "Custom"}
+        # An update changes only what the task sets; a new connector needs address spaces: every domain by default.
+        new = {"Name": name, "Usage": params.get("usage") or "Custom", "AddressSpaces": list(DEFAULT_ADDRESS_SPACES)}
         new.update(wanted)
         if "SmartHosts" in new and not new["SmartHosts"]:
             del new["SmartHosts"]
@@ -409,7 +414,7 @@ def main():
             name=dict(type="str", required=True),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             usage=dict(type="str", choices=["Internet", "Internal", "Partner", "Custom"], default="Custom"),
-            address_spaces=dict(type="list", elements="str", default=["*"]),
+            address_spaces=dict(type="list", elements="str"),
             dns_routing_enabled=dict(type="bool"),
             smart_hosts=dict(type="list", elements="str"),
             source_transport_servers=dict(type="list", elements="str"),
@@ -419,6 +424,7 @@ def main():
             require_tls=dict(type="bool"),
             comment=dict(type="str"),
         ),
+        free_text=("comment",),
     )
 
     def run(module):
