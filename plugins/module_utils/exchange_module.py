@@ -31,7 +31,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import (
     CONNECTION_ARGUMENT_SPEC, ExchangeCommandError, ExchangeConnectionError, ExchangeError, ExchangeSession,
-    insecure_settings_warnings, winrm_import_error,
+    describe_commands, insecure_settings_warnings, winrm_import_error,
 )
 from ansible_collections.mailops.exchange.plugins.module_utils.persistent_session import PersistentExchangeSession
 
@@ -135,7 +135,8 @@ class ExchangeModule(object):
             self.fail(str(exc), **extra)
         except ExchangeConnectionError as exc:
             if exc.not_started:
-                self.fail("%s. No write command was sent" % str(exc).rstrip("."))
+                self.fail("%s: %s. No write command was sent" % (describe_commands(self.commands),
+                                                                 str(exc).rstrip(".")))
             self._fail_unconfirmed(exc, self.commands)
         except (ExchangeError, ValueError) as exc:
             self.fail(str(exc))
@@ -205,8 +206,10 @@ class ExchangeModule(object):
     # -- helpers ------------------------------------------------------------------------------------------
 
     def _fail_unconfirmed(self, exc, commands):
-        self.fail("%s. The write commands may or may not have been applied (see unconfirmed_commands); "
-                  "run the task again to converge" % str(exc).rstrip("."), unconfirmed_commands=list(commands))
+        # The cmdlet and the object, never the script: it may be long, and carry values marked no_log.
+        self.fail("%s: %s. The write commands may or may not have been applied (see unconfirmed_commands); "
+                  "run the task again to converge" % (describe_commands(commands), str(exc).rstrip(".")),
+                  unconfirmed_commands=list(commands))
 
     def _warn_insecure(self):
         for warning in insecure_settings_warnings(self.params):

@@ -148,6 +148,45 @@ def command_lines(commands):
     return commands
 
 
+#: The largest SOAP envelope a WinRM service accepts by default (MaxEnvelopeSizekb = 500), in bytes. A larger Send is
+#: refused with a WSMan fault (w:EncodingLimit) - or, with some proxies, the connection is reset - so the session
+#: refuses it before sending.
+MAX_ENVELOPE_BYTES = 500 * 1024
+#: What a Send envelope holds besides its base64 stream (headers, selectors, the Stream element), rounded up.
+ENVELOPE_OVERHEAD_BYTES = 4096
+
+
+class ExchangeRequestTooLarge(ValueError):
+    """A script or batch of write commands that cannot travel in one WinRM message; it was not sent."""
+
+
+def command_target(line):
+    """The object a ps_command line names: -Identity, else [-Server\\]-Name, else -Thumbprint or -Server; or None."""
+    named = command_argument(line, "Identity")
+    if named is None and command_argument(line, "Name") is not None:
+        server = command_argument(line, "Server")
+        named = (server + "\\" if server else "") + command_argument(line, "Name")
+    for parameter in ("Thumbprint", "Server"):
+        if named is None:
+            named = command_argument(line, parameter)
+    return named
+
+
+def describe_commands(commands):
+    """A short description of write command lines for messages: ``Set-SendConnector for 'To internet'`` (plus
+    ``and 2 more commands``) - the cmdlet and the object, never the values (which may be long or secret)."""
+    commands = [c for c in (commands or []) if isinstance(c, str) and c.strip()]
+    if not commands:
+        return "the write commands"
+    first = commands[0]
+    cmdlet = first.split(" ", 1)[0]
+    target = command_target(first)
+    text = "%s for '%s'" % (cmdlet, target) if target is not None else cmdlet
+    if len(commands) > 1:
+        text += " and %d more command%s" % (len(commands) - 1, "s" if len(commands) > 2 else "")
+    return text
+
+
 def insecure_settings_warnings(params):
     """The warnings that the connection settings deserve (certificate not checked, password in clear text)."""
     warnings = []
@@ -155,6 +194,10 @@ def insecure_settings_warnings(params):
         warnings.append("exchange_cert_validation=ignore: the WinRM server's certificate is not checked")
     if params.get("exchange_scheme") == "http" and params.get("exchange_transport") == "basic":
         warnings.append("Basic authentication over http sends the password in clear text; use https")
+    elif params.get("exchange_scheme") == "http" and params.get("exchange_message_encryption") == "never":
+        warnings.append("exchange_message_encryption=never over http sends every message in clear text, the "
+                        "Exchange-shell load with the account password (the second-hop credential) included; use "
+                        "https, or message encryption (auto)")
     return warnings
 
 
@@ -356,7 +399,8 @@ class ExchangeSession(object):
         self.username = username
         self._password = password
         self.cert_validation = cert_validation or "validate"
-        self.ca_trust_path = ca_trust_path
+        # An empty value (an AWX credential without a CA bundle injects EXCHANGE_CA_TRUST_PATH='') is "not set".
+        self.ca_trust_path = ca_trust_path if ca_trust_path and str(ca_trust_path).strip() else None
         self.message_encryption = message_encryption or "auto"
         self.operation_timeout = int(operation_timeout)
         self.read_timeout = int(read_timeout)
@@ -370,6 +414,9 @@ class ExchangeSession(object):
         self.scripts_run = 0
         self.stderr = []
         self.closed = False
+        #: Told about every WinRM shell this session opens (``opened(shell_id)``) and deletes (``deleted(shell_id)``):
+        #: the session broker records them, so that the shells of a broker that was killed get deleted later.
+        self.shell_listener = None
 
     @classmethod
     def from_params(cls, params, **kwargs):
@@ -444,7 +491,42 @@ class ExchangeSession(object):
         try:
             protocol.close_shell(shell_id)
         except Exception:
+            return  # left in the listener's record: deleted at a later start (see delete_shells)
+        self._tell("deleted", shell_id)
+
+    def _tell(self, event, shell_id):
+        listener = self.shell_listener
+        if listener is not None and shell_id:
+            try:
+                getattr(listener, event)(shell_id)
+            except Exception:  # a record that cannot be written must not fail the session
+                pass
+
+    def delete_shells(self, shell_ids):
+        """Delete WinRM shells this account opened earlier and left behind (a killed session broker's), by id.
+
+        Returns ``{shell_id: None or the reason it could not be deleted}``; never raises for one shell (a shell the
+        server has already dropped answers with a fault, which is fine).
+        """
+        outcome = {}
+        if not shell_ids:
+            return outcome
+        try:
+            protocol = self._new_protocol()
+        except ExchangeConnectionError as exc:
+            return dict((shell_id, str(exc)) for shell_id in shell_ids)
+        for shell_id in shell_ids:
+            try:
+                self._call("deleting the WinRM shell %s left by an earlier session" % shell_id,
+                           lambda: protocol.close_shell(shell_id, close_session=False))
+                outcome[shell_id] = None
+            except ExchangeError as exc:
+                outcome[shell_id] = str(exc)
+        try:
+            protocol.transport.close_session()
+        except Exception:
             pass
+        return outcome
 
     # -- internals -------------------------------------------------------------------------------------------
 
@@ -476,6 +558,7 @@ class ExchangeSession(object):
         self._protocol = self._new_protocol()
         self._shell_id = self._call("opening a WinRM shell", lambda: self._protocol.open_shell(
             codepage=65001, noprofile=True), retries=2)
+        self._tell("opened", self._shell_id)
         self._command_id = self._call("starting PowerShell", lambda: self._protocol.run_command(
             self._shell_id, POWERSHELL_COMMAND))
 
@@ -526,6 +609,7 @@ class ExchangeSession(object):
         script = ps_script(template, begin=begin, ok=ok, err=err, **values)
         payload = base64.b64encode(script.encode("utf-8")).decode("ascii")
         line = ps_script(_STDIN_LINE, payload=payload) + u"\r\n\r\n"
+        self._check_size(line, what, values.get("commands"))
         self.scripts_run += 1
         # A read script (and the shell load) may be sent again after a dropped connection: running it twice
         # changes nothing and its markers carry its own token. Write commands are re-sent only when the
@@ -549,6 +633,18 @@ class ExchangeSession(object):
             record = {"message": body.strip()}
         raise self._command_error(record, values.get("commands"), stderr)
 
+    def _check_size(self, line, what, commands):
+        """Refuse, before sending, a script that would not fit in one WinRM message (see MAX_ENVELOPE_BYTES)."""
+        size = (len(line.encode("utf-8")) + 2) // 3 * 4 + ENVELOPE_OVERHEAD_BYTES  # pywinrm sends stdin as base64
+        if size <= MAX_ENVELOPE_BYTES:
+            return
+        subject = describe_commands(commands) if commands else what
+        raise ExchangeRequestTooLarge(
+            "%s: too large for one WinRM message (%d bytes once encoded; the WinRM service accepts at most %d bytes, "
+            "MaxEnvelopeSizekb=%d); nothing was sent. Shorten the values (a value of more than about %d characters "
+            "cannot be sent)" % (subject, size, MAX_ENVELOPE_BYTES, MAX_ENVELOPE_BYTES // 1024,
+                                 max_value_characters()))
+
     def _redact(self, text):
         return redact(text, [self._password])
 
@@ -562,11 +658,7 @@ class ExchangeSession(object):
             cmdlet = cmdlet if cmdlet and cmdlet.lower() == first.lower() else first
             # The object as the command line names it: -Identity, else [-Server\]-Name; Exchange's TargetObject
             # (often a type name for New-* cmdlets) only when the line names nothing.
-            named = command_argument(current, "Identity")
-            if named is None and command_argument(current, "Name") is not None:
-                server = command_argument(current, "Server")
-                named = (server + "\\" if server else "") + command_argument(current, "Name")
-            target = named or target
+            target = command_target(current) or target
         elif not cmdlet:
             cmdlet = "PowerShell"
         return ExchangeCommandError(cmdlet, self._redact(target), message, command=current if commands else None,
@@ -651,10 +743,8 @@ class ExchangeSession(object):
                                               % (self.username or "(none)", self.endpoint, self.transport, step, exc),
                                               not_started=True)
             except requests_exceptions.SSLError as exc:
-                raise ExchangeConnectionError(
-                    "TLS certificate validation failed for %s while %s: %s. Set exchange_ca_trust_path to the PEM "
-                    "bundle of the CA that issued the WinRM certificate (exchange_cert_validation=ignore turns "
-                    "validation off, for labs only)" % (self.endpoint, step, _root_cause(exc)), not_started=True)
+                raise ExchangeConnectionError(tls_failure_message(exc, self.endpoint, self.host, step),
+                                              not_started=True)
             except (requests_exceptions.ConnectionError, requests_exceptions.Timeout) as exc:
                 if attempt < retries and (not unsent_only or _never_sent(exc)):
                     attempt += 1
@@ -693,6 +783,57 @@ def _never_sent(exc):
     except ImportError:  # pragma: no cover - urllib3 comes with requests
         return False
     return isinstance(reason, NewConnectionError) or isinstance(exc.args[0] if exc.args else None, NewConnectionError)
+
+
+def max_value_characters():
+    """About the longest ASCII value one write command can carry (the envelope and stdin line take the rest)."""
+    stream = MAX_ENVELOPE_BYTES - ENVELOPE_OVERHEAD_BYTES
+    return (stream // 4 * 3) // 4 * 3 - 2048
+
+
+def _ssl_verification_error(exc, _seen=None):
+    """The ssl.SSLCertVerificationError inside a requests/urllib3 exception chain, or None."""
+    import ssl
+
+    seen = _seen if _seen is not None else set()
+    if exc is None or id(exc) in seen:
+        return None
+    seen.add(id(exc))
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return exc
+    candidates = [getattr(exc, "reason", None), exc.__cause__, exc.__context__]
+    candidates.extend(arg for arg in getattr(exc, "args", ()) if isinstance(arg, BaseException))
+    for candidate in candidates:
+        if isinstance(candidate, BaseException):
+            found = _ssl_verification_error(candidate, seen)
+            if found is not None:
+                return found
+    return None
+
+
+# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH.
+_NAME_MISMATCH_CODES = (62, 64)
+_NAME_MISMATCH_RE = re.compile(r"(Hostname|IP address) mismatch, certificate is not valid for '([^']*)'")
+
+
+def tls_failure_message(exc, endpoint, host, step):
+    """One sentence for a TLS failure: a host name mismatch names the name and how to fix it; anything else (an
+    unknown CA, an expired certificate) names OpenSSL's reason and exchange_ca_trust_path."""
+    verification = _ssl_verification_error(exc)
+    detail = (getattr(verification, "verify_message", None) or "") if verification is not None else ""
+    code = getattr(verification, "verify_code", None) if verification is not None else None
+    text = "%s %s" % (detail, exc)
+    match = _NAME_MISMATCH_RE.search(text)
+    if code in _NAME_MISMATCH_CODES or match:
+        name = match.group(2) if match else host
+        return ("TLS host name check failed for %s while %s: the server's certificate is not valid for '%s'. Connect "
+                "with a name the WinRM certificate carries (exchange_host or ansible_host; exchange_server_fqdn for "
+                "the Exchange endpoint); a CA bundle (exchange_ca_trust_path) does not change this"
+                % (endpoint, step, name))
+    reason = ("certificate verify failed: " + detail.strip().rstrip(".")) if detail.strip() else _root_cause(exc)
+    return ("TLS certificate validation failed for %s while %s: %s. Set exchange_ca_trust_path to the PEM bundle of "
+            "the CA that issued the WinRM certificate (exchange_cert_validation=ignore turns validation off, for labs "
+            "only)" % (endpoint, step, reason))
 
 
 def _root_cause(exc):
