@@ -26,7 +26,8 @@ description:
   - Public DNS - one MX per accepted domain to O(external_fqdn), an A record for O(external_fqdn) to
     O(public_address), a CNAME for O(owa_fqdn) and one for C(autodiscover.<domain>) per accepted domain to
     O(external_fqdn). Private DNS - CNAMEs of the external and Outlook on the web FQDNs (or of the different
-    internal FQDN) to the first server's FQDN (or O(private_dns_target)).
+    internal FQDN) to the first server's FQDN (or O(private_dns_target)), and of the Client Frontend FQDN when the
+    private view does not already hold it (a different internal namespace).
   - The plan's C(urls), C(outlook_anywhere) and C(autodiscover_internal_uri) have the shapes of the options of
     M(mailops.exchange.exchange_vdir_url); C(dns) and C(certificate_names) feed M(mailops.exchange.exchange_validate).
 options:

@@ -25,9 +25,10 @@ Decisions the seeds leave open, and how they are settled here:
 * Public DNS: one MX per accepted domain (Step 2's "A public DNS MX resource record is required for each SMTP
   domain"), and ``autodiscover.<domain>`` CNAME for each accepted domain (Outlook looks up
   ``autodiscover.<the user's SMTP domain>``); each of those names is also on the certificate.
-* A Client Frontend FQDN that is not already one of the namespace names needs records in both views (seed
-  "Configure authenticated SMTP settings": "the FQDN needs to have a corresponding record in your public DNS" and
-  "internal DNS"): a public CNAME to the external FQDN and a private CNAME to the target server.
+* The Client Frontend FQDN needs a record in both views (seed "Configure authenticated SMTP settings": "the FQDN
+  needs to have a corresponding record in your public DNS" and "internal DNS"): a public CNAME to the external FQDN
+  when it is not one of the namespace names, and a private CNAME to the target server when the private view does
+  not already hold it - also when it is the external FQDN and the internal namespace is a different one.
 * Private records point at one server: the first server listed (the Internet-facing Mailbox server of the seeds)
   unless ``private_dns_target`` names another FQDN.
 """
@@ -232,7 +233,9 @@ def build_url_plan(
                 private.append(_record(owa, "CNAME", target))
         else:
             private.append(_record(internal, "CNAME", target))
-        if frontend not in namespace_names:
+        # Seed 003: the Client Frontend FQDN needs a record in internal DNS - also when it is the external FQDN
+        # and the internal namespace is a different one.
+        if frontend not in set(record["name"] for record in private):
             private.append(_record(frontend, "CNAME", target))
     for record in private:
         if record["name"] == record["value"]:

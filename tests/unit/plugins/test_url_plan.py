@@ -130,9 +130,24 @@ def test_private_dns_internal_same_matches_the_seed_table():
     assert plan["dns"]["private"] == _rows(SEED_PRIVATE_DNS_SAME)
 
 
-def test_private_dns_internal_different_matches_the_seed_table():
+def test_private_dns_internal_different_is_the_seed_table_plus_the_client_frontend_record():
+    # Step 5's table holds internal.contoso.com only; seed 003 ("Configure authenticated SMTP settings") adds the
+    # Client Frontend FQDN (mail.contoso.com by default): "the new FQDN needs to have a corresponding record in your
+    # internal DNS".
     plan = build_url_plan(internal_fqdn="internal.contoso.com", **SEED_NAMESPACE)
+    assert plan["dns"]["private"] == _rows(SEED_PRIVATE_DNS_DIFFERENT + [("mail.contoso.com", "CNAME", "Mailbox01.corp.contoso.com")])
+
+
+def test_a_client_frontend_fqdn_in_the_internal_namespace_adds_no_private_record():
+    plan = build_url_plan(internal_fqdn="internal.contoso.com", client_frontend_fqdn="internal.contoso.com", **SEED_NAMESPACE)
     assert plan["dns"]["private"] == _rows(SEED_PRIVATE_DNS_DIFFERENT)
+
+
+def test_a_client_frontend_fqdn_of_its_own_gets_a_record_in_both_views():
+    plan = build_url_plan(internal_fqdn="internal.contoso.com", client_frontend_fqdn="smtp.contoso.com", **SEED_NAMESPACE)
+    assert {"name": "smtp.contoso.com", "type": "CNAME", "value": "mail.contoso.com"} in plan["dns"]["public"]
+    assert {"name": "smtp.contoso.com", "type": "CNAME", "value": "mailbox01.corp.contoso.com"} in plan["dns"]["private"]
+    assert "mail.contoso.com" not in [r["name"] for r in plan["dns"]["private"]]
 
 
 def test_2013_seed_server_name_as_private_target():
