@@ -32,10 +32,16 @@ description:
     Exchange runspace ended), a read is repeated once on a new session; write commands are sent again only when
     the failure proves that they never started. Otherwise the task fails and says so; running it again converges."
 notes:
-  - The password reaches the broker on a pipe, never on a command line or as a module argument. Its socket lives in
-    the persistent-connection directory (C(~/.ansible/pc), mode 0700) with mode 0600 and is named after a hash of
-    the connection settings (the password aside) and the ansible-playbook process, so hosts, accounts and runs
-    never share a session.
+  - The password reaches the broker on a pipe, never on a command line or as a module argument (the collection's
+    action plugins drop C(exchange_password) from the module arguments of tasks over this connection, and hand
+    C(exchange_certificate)'s O(mailops.exchange.exchange_certificate#module:pfx_password) to the broker, from which
+    the module takes it through the socket). Its socket lives in the persistent-connection directory
+    (C(~/.ansible/pc), mode 0700) with mode 0600 and is named after a hash of the connection settings (the password
+    aside) and the ansible-playbook process, so hosts, accounts and runs never share a session.
+  - The connection refuses a persistent-connection directory that is not the user's own or that group or others may
+    write to, a socket that is not an owner-only socket of the user, and a listening process of another user.
+  - The broker records the ids of the WinRM shells it opens in a file (mode 0600) next to its socket; a broker that
+    was killed cannot delete its shell, so the next broker for the same host and account deletes it first.
   - Unlike C(ansible.netcommon)-style persistent connections, no C(ansible-connection) helper runs per task; the
     broker costs one Python start per host and play, nothing per task.
   - Modules run as the user that runs ansible-playbook; C(become) does not apply to tasks over this connection.
@@ -104,8 +110,11 @@ options:
     vars:
       - name: exchange_cert_validation
   exchange_ca_trust_path:
-    description: PEM file or directory of the CAs trusted for the WinRM HTTPS certificate.
-    type: path
+    description:
+      - PEM file or directory of the CAs trusted for the WinRM HTTPS certificate.
+      - An empty value (for example C(EXCHANGE_CA_TRUST_PATH='') from a credential without a CA bundle) is the same
+        as none.
+    type: str
     env:
       - name: EXCHANGE_CA_TRUST_PATH
     vars:
@@ -244,7 +253,12 @@ class Connection(ConnectionBase):
         return self._socket_path
 
     def _settings(self):
-        return dict((name, self.get_option(name)) for name in CONNECTION_ARGUMENT_SPEC)
+        settings = dict((name, self.get_option(name)) for name in CONNECTION_ARGUMENT_SPEC)
+        trust = settings.get("exchange_ca_trust_path")
+        # '' (an AWX credential without a CA bundle) is not a path: not set, as for the modules' env fallback.
+        settings["exchange_ca_trust_path"] = (os.path.abspath(os.path.expanduser(trust.strip()))
+                                              if isinstance(trust, str) and trust.strip() else None)
+        return settings
 
     def _broker_path(self):
         directory = unfrackpath(C.PERSISTENT_CONTROL_PATH_DIR)
@@ -256,13 +270,17 @@ class Connection(ConnectionBase):
 
         path = self._broker_path()
         directory = os.path.dirname(path)
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o700)
+        try:
+            # Whoever controls the directory could put a socket of their own in the broker's place: refuse.
+            exchange_broker.private_directory(directory)
+            exchange_broker.check_private_socket(path)
+        except exchange_broker.UnsafePath as exc:
+            raise AnsibleConnectionFailure(str(exc))
         # Two forks may reach the same broker at once (two inventory hosts with the same settings): one starts it.
         with open(path + ".lock", "a") as lock:
             fcntl.lockf(lock, fcntl.LOCK_EX)
             try:
-                if exchange_broker.is_listening(path):
+                if exchange_broker.is_listening(path):  # a ping: it also restarts the broker's idle clock
                     return path
                 settings = self._settings()
                 for warning in insecure_settings_warnings(settings):

@@ -44,6 +44,9 @@ from ansible.module_utils.connection import recv_data, send_data
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import (
     ExchangeCommandError, ExchangeConnectionError, ExchangeError, ExchangeOutputError, ExchangeSession, error_record,
 )
+from ansible_collections.mailops.exchange.plugins.module_utils.persistent_session import (
+    PING_METHOD, SECRET_HANDLE_PREFIX, call_broker, peer_uid,
+)
 
 #: How long the connection plugin waits for a new broker to say it listens.
 START_TIMEOUT = 60
@@ -69,17 +72,56 @@ _WHAT = {"query": "read script", "execute": "write commands", "write_query": "wr
 PROCESS_MARKER = "mailops.exchange.plugins.plugin_utils.exchange_broker"
 
 
+#: The methods a client may call (JSON-RPC); anything else is "method not found" - never a lookup by name.
+RPC_METHODS = ("exchange_query", "exchange_execute", PING_METHOD, "exchange_hold_secret", "exchange_take_secret",
+               "reset")
+
+#: How long the broker keeps a secret an action plugin handed it for a module (exchange_certificate's pfx_password).
+SECRET_LIFETIME = 600
+
+
 class ExchangeBroker(object):
     """The JSON-RPC object: one ExchangeSession, re-opened when the server dropped it (safely, see ``_run``)."""
 
-    def __init__(self, settings, session_factory=None):
+    def __init__(self, settings, session_factory=None, shell_ledger=None):
         self.settings = dict(settings)
         self._session_factory = session_factory or ExchangeSession.from_params
         self._session = None
         self.stopped = False
         self.messages = []
+        #: Records the WinRM shells this broker opens (ShellLedger), so a later broker deletes what a killed one left.
+        self.shell_ledger = shell_ledger
+        self._leftovers_checked = False
+        self._secrets = {}
+        #: Called once when the broker stops (before the session is closed): makes the socket unreachable.
+        self.on_stop = None
 
     # -- JSON-RPC methods --------------------------------------------------------------------------------------
+
+    def exchange_ping(self):
+        """The connection plugin's liveness check before every task (it also restarts the idle clock)."""
+        return "pong"
+
+    def exchange_hold_secret(self, value):
+        """Keep ``value`` (a secret an action plugin took out of a module's arguments); answer a one-time handle."""
+        if not isinstance(value, str):
+            raise ValueError("a secret must be text")
+        now = time.monotonic()
+        for handle, (_unused, held_at) in list(self._secrets.items()):
+            if now - held_at > SECRET_LIFETIME:
+                del self._secrets[handle]
+        handle = SECRET_HANDLE_PREFIX + os.urandom(16).hex()
+        self._secrets[handle] = (value, now)
+        return handle
+
+    def exchange_take_secret(self, handle):
+        """The secret held under ``handle``, once (JSON text like every answer)."""
+        held = self._secrets.pop(handle, None) if isinstance(handle, str) else None
+        if held is None or time.monotonic() - held[1] > SECRET_LIFETIME:
+            return json.dumps({"error": error_record(ValueError(
+                "the session broker holds no secret under this handle (it is handed out once, and kept for %d "
+                "seconds)" % SECRET_LIFETIME)), "notices": []})
+        return json.dumps({"value": held[0], "notices": []})
 
     def exchange_query(self, script, writes=False):
         """Run a read script (``writes``: one that writes, then reads back); answer JSON text ``{"value": <parsed
@@ -93,10 +135,23 @@ class ExchangeBroker(object):
     def reset(self):
         """End of the play (Ansible's strategy) or ``meta: reset_connection``: close the session and stop."""
         self.close()
+        return ""
 
     def close(self):
         self.stopped = True
+        self._secrets.clear()
+        self._unlisten()
         self._drop()
+
+    def _unlisten(self):
+        """Stop being reachable before the (possibly slow) shell deletion: a task arriving meanwhile finds no socket
+        and starts a new broker, instead of connecting to one that will never answer."""
+        on_stop, self.on_stop = self.on_stop, None
+        if on_stop is not None:
+            try:
+                on_stop()
+            except Exception:
+                pass
 
     def pop_messages(self):
         messages, self.messages = self.messages, []
@@ -137,8 +192,28 @@ class ExchangeBroker(object):
 
     def _open(self):
         if self._session is None:
-            self._session = self._session_factory(self.settings)
+            session = self._session_factory(self.settings)
+            self._delete_leftover_shells(session)
+            if self.shell_ledger is not None:
+                session.shell_listener = self.shell_ledger
+            self._session = session
         return self._session
+
+    def _delete_leftover_shells(self, session):
+        """Before the first shell: delete the shells earlier brokers with these settings opened and never deleted
+        (killed with SIGKILL, the machine reset): they count against the server's per-user shell quota."""
+        if self._leftovers_checked or self.shell_ledger is None or not hasattr(session, "delete_shells"):
+            return
+        self._leftovers_checked = True
+        leftovers = self.shell_ledger.leftovers()
+        if not leftovers:
+            return
+        outcome = session.delete_shells(leftovers)
+        self.shell_ledger.forget(leftovers)
+        deleted = [shell_id for shell_id in leftovers if outcome.get(shell_id) is None]
+        if deleted:
+            self.messages.append("deleted %d WinRM shell(s) on %s that an earlier session broker left open (%s)"
+                                 % (len(deleted), self.settings.get("exchange_host"), ", ".join(deleted)))
 
     def _drop(self):
         session, self._session = self._session, None
@@ -161,16 +236,154 @@ def socket_path(directory, settings, playbook_pid):
     return os.path.join(directory, "mailops-exchange-%s" % hashlib.sha256(to_bytes(material)).hexdigest()[:24])
 
 
+def ledger_path(directory, settings):
+    """The shell record of every broker with these settings, whatever the ansible-playbook run (see ShellLedger)."""
+    material = json.dumps(sorted((k, v) for k, v in settings.items() if v is not None and k != "exchange_password"),
+                          sort_keys=True, default=str)
+    return os.path.join(directory, "mailops-exchange-shells-%s.json"
+                        % hashlib.sha256(to_bytes(material)).hexdigest()[:24])
+
+
 def is_listening(path):
-    """True when a broker answers on ``path`` (a leftover socket file of a dead broker is not)."""
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    """True when a broker of this user answers a ping on ``path`` (a dead broker's leftover socket, a broker that is
+    shutting down or another user's process is not). The ping also restarts the broker's idle clock, so a broker
+    found alive does not end for its idle timeout before the task that found it reaches it."""
     try:
-        probe.connect(path)
-        return True
-    except (OSError, IOError):
+        return call_broker(path, PING_METHOD) == "pong"
+    except ExchangeError:
         return False
-    finally:
-        probe.close()
+
+
+# -- who owns the control directory and the socket -------------------------------------------------------------------
+
+class UnsafePath(Exception):
+    """The control directory or socket could be another user's: nothing is sent there."""
+
+
+def check_private_directory(directory):
+    """Refuse a control directory that is not this user's own (owner, not writable by group or others, not a
+    symbolic link): whoever controls it could put a socket of their own in place of the broker's."""
+    try:
+        info = os.lstat(directory)
+    except OSError as exc:
+        raise UnsafePath("cannot inspect the persistent connection directory %s: %s" % (directory, exc.strerror))
+    import stat
+
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise UnsafePath("refusing the persistent connection directory %s: it is not a directory (a symbolic link?)"
+                         % directory)
+    if info.st_uid != os.geteuid():
+        raise UnsafePath("refusing the persistent connection directory %s: it belongs to uid %d, not to this user "
+                         "(uid %d); remove it or set ANSIBLE_PERSISTENT_CONTROL_PATH_DIR to a directory of yours"
+                         % (directory, info.st_uid, os.geteuid()))
+    if info.st_mode & 0o022:
+        raise UnsafePath("refusing the persistent connection directory %s: group or others may write to it (mode "
+                         "%04o); chmod 700 it" % (directory, info.st_mode & 0o7777))
+
+
+def check_private_socket(path):
+    """Refuse a socket that is not this user's own, owner-only Unix socket."""
+    import stat
+
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return  # no socket (yet)
+    if not stat.S_ISSOCK(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise UnsafePath("refusing %s: it is not an owner-only socket of this user (uid %d, mode %04o)"
+                         % (path, info.st_uid, info.st_mode & 0o7777))
+
+
+def private_directory(directory):
+    """Create the control directory (0700) if missing, then check it; returns it."""
+    if not os.path.isdir(directory):
+        try:
+            os.makedirs(directory, 0o700)
+        except OSError as exc:
+            if exc.errno != errno.EEXIST:
+                raise
+    check_private_directory(directory)
+    return directory
+
+
+# -- the shells of brokers that were killed ---------------------------------------------------------------------------
+
+class ShellLedger(object):
+    """The ids of the WinRM shells the brokers of one set of settings opened and have not deleted yet.
+
+    A JSON file (mode 0600) in the control directory, next to the sockets: ``[{"id": ..., "pid": broker pid}]``.
+    A broker adds a shell when it opens it and removes it when the server confirmed its deletion. A broker killed
+    with SIGKILL cannot delete its shell; the next broker with the same settings (same host and account) finds the
+    entry of a process that is gone and deletes that shell before it opens its own. The ids are not secret (a shell
+    can only be used by the account that opened it).
+    """
+
+    def __init__(self, path, pid=None):
+        self.path = path
+        self.pid = pid or os.getpid()
+
+    def opened(self, shell_id):
+        self._update(lambda entries: entries + [{"id": shell_id, "pid": self.pid}])
+
+    def deleted(self, shell_id):
+        self._update(lambda entries: [e for e in entries if e.get("id") != shell_id])
+
+    def forget(self, shell_ids):
+        gone = set(shell_ids)
+        self._update(lambda entries: [e for e in entries if e.get("id") not in gone])
+
+    def leftovers(self):
+        """Shell ids whose broker is gone."""
+        found = []
+        self._update(lambda entries: found.extend(e["id"] for e in entries
+                                                  if e.get("id") and not _is_broker(e.get("pid")))
+                     or entries)
+        return found
+
+    def _update(self, change):
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "r+") as handle:
+            fcntl.lockf(handle, fcntl.LOCK_EX)
+            try:
+                info = os.fstat(handle.fileno())
+                if info.st_uid != os.geteuid():
+                    raise UnsafePath("refusing %s: it belongs to uid %d" % (self.path, info.st_uid))
+                if info.st_mode & 0o077:
+                    os.fchmod(handle.fileno(), 0o600)
+                try:
+                    entries = json.loads(handle.read() or "[]")
+                except ValueError:
+                    entries = []
+                if not isinstance(entries, list):
+                    entries = []
+                entries = [e for e in entries if isinstance(e, dict)]
+                changed = change(list(entries))
+                if changed != entries:
+                    handle.seek(0)
+                    handle.truncate()
+                    handle.write(json.dumps(changed))
+                    handle.flush()
+                empty = not changed
+            finally:
+                fcntl.lockf(handle, fcntl.LOCK_UN)
+        if empty:
+            try:  # nothing left to remember: no file (another broker may recreate it at once, which is fine)
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+
+def _is_broker(pid):
+    """True when ``pid`` is a running session broker (a pid reused by another program is not)."""
+    if not isinstance(pid, int) or pid <= 0 or not _alive(pid):
+        return False
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            return PROCESS_MARKER.encode() in handle.read()
+    except (IOError, OSError):
+        return True  # no /proc: alive is all we know
 
 
 def start(path, settings, playbook_pid, idle_timeout, collection_paths):
@@ -218,14 +431,10 @@ def main():
         sys.stdout.write("cannot listen on %s: %s\n" % (path, exc))
         sys.stdout.flush()
         return
-    broker = ExchangeBroker(config["settings"])
-    sys.stdout.write("READY\n")
-    sys.stdout.flush()
-    _detach_stdio()
-    try:
-        serve(listener, broker, config.get("playbook_pid"), config.get("idle_timeout") or 300)
-    finally:
-        broker.close()
+    ledger = ShellLedger(ledger_path(os.path.dirname(path), config["settings"]))
+    broker = ExchangeBroker(config["settings"], shell_ledger=ledger)
+
+    def unlisten():
         # The name first: once it is gone, a new broker for the same settings may bind it without losing it to us.
         try:
             os.unlink(path)
@@ -233,6 +442,15 @@ def main():
             pass
         listener.close()
         _remove_lock_file(path + ".lock")
+
+    broker.on_stop = unlisten
+    sys.stdout.write("READY\n")
+    sys.stdout.flush()
+    _detach_stdio()
+    try:
+        serve(listener, broker, config.get("playbook_pid"), config.get("idle_timeout") or 300)
+    finally:
+        broker.close()  # unreachable first (on_stop), then the session (the server may be slow to delete the shell)
 
 
 def _remove_lock_file(lock_path):
@@ -251,12 +469,10 @@ def _remove_lock_file(lock_path):
 
 
 def _listen(path):
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o700)
+    private_directory(os.path.dirname(path))
     old_umask = os.umask(0o177)  # the socket: owner only
     try:
-        if os.path.exists(path) and not is_listening(path):
+        if os.path.lexists(path) and not is_listening(path):
             os.unlink(path)  # a dead broker's leftover
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(path)
@@ -273,12 +489,53 @@ def _detach_stdio():
     os.close(devnull)
 
 
+def handle_request(broker, data):
+    """One JSON-RPC request -> the JSON text of its response. Never raises, never pickles.
+
+    Only the methods in RPC_METHODS can be called (a name like ``_drop`` or ``__init__`` is "method not found");
+    a result is always text (JSON), so Ansible's client (which ends the play with ``reset``) has nothing to unpickle.
+    """
+    request_id = None
+    try:
+        try:
+            request = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+        except (UnicodeDecodeError, ValueError):
+            return _rpc_error(None, -32700, "Parse error")
+        if not isinstance(request, dict):
+            return _rpc_error(None, -32600, "Invalid request")
+        request_id = request.get("id")
+        if not isinstance(request_id, (str, int)) and request_id is not None:
+            request_id = None
+        method = request.get("method")
+        if not isinstance(method, str) or method not in RPC_METHODS:
+            return _rpc_error(request_id, -32601, "Method not found")
+        params = request.get("params", [[], {}])
+        if isinstance(params, list) and len(params) == 2 and isinstance(params[0], list) \
+                and isinstance(params[1], dict):
+            args, kwargs = params
+        elif isinstance(params, list):
+            args, kwargs = params, {}
+        else:
+            return _rpc_error(request_id, -32602, "Invalid params")
+        try:
+            result = getattr(broker, method)(*args, **dict((str(k), v) for k, v in kwargs.items()))
+        except TypeError:
+            return _rpc_error(request_id, -32602, "Invalid params for %s" % method)
+        if result is None:
+            result = ""
+        elif not isinstance(result, str):
+            result = json.dumps(result)
+        return json.dumps({"jsonrpc": "2.0", "id": request_id, "result": result})
+    except Exception as exc:  # a bug: answered, and the broker lives on
+        return _rpc_error(request_id, -32603, "Internal error (%s)" % type(exc).__name__)
+
+
+def _rpc_error(request_id, code, message):
+    return json.dumps({"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}})
+
+
 def serve(listener, broker, playbook_pid=None, idle_timeout=300, poll_interval=1.0):
     """Answer requests one connection at a time until reset/close, idle timeout or the end of ansible-playbook."""
-    from ansible.utils.jsonrpc import JsonRpcServer
-
-    server = JsonRpcServer()
-    server._objects = set([broker])  # JsonRpcServer.register() adds to a set shared by every instance
     signal.signal(signal.SIGTERM, lambda signum, frame: setattr(broker, "stopped", True))
     last_used = time.monotonic()
     while not broker.stopped:
@@ -292,15 +549,21 @@ def serve(listener, broker, playbook_pid=None, idle_timeout=300, poll_interval=1
             if time.monotonic() - last_used > idle_timeout or not _alive(playbook_pid):
                 break
             continue
-        conn, _unused = listener.accept()
         try:
+            conn, _unused = listener.accept()
+        except (OSError, IOError):
+            continue
+        try:
+            uid = peer_uid(conn)
+            if uid is not None and uid != os.geteuid():
+                continue  # another user's process (the socket is 0600: this should not happen)
             while not broker.stopped:
                 data = recv_data(conn)
                 if not data:
                     break
-                send_data(conn, to_bytes(server.handle_request(data)))
-        except (OSError, IOError):
-            pass  # the client went away; the next request opens a new connection
+                send_data(conn, to_bytes(handle_request(broker, data)))
+        except Exception:
+            pass  # the client went away (or sent garbage); the next request opens a new connection
         finally:
             conn.close()
         last_used = time.monotonic()

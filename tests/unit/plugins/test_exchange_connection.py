@@ -26,7 +26,6 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible.module_utils.connection import Connection as RpcConnection
-from ansible.module_utils.connection import ConnectionError as RpcConnectionError
 from ansible.playbook.play_context import PlayContext
 
 from ansible_collections.mailops.exchange.plugins.module_utils import persistent_session as ps
@@ -88,7 +87,10 @@ def test_documented_options_are_the_modules_connection_options(plugin):
     assert sorted(documented) == sorted(list(CONNECTION_ARGUMENT_SPEC) + list(EXTRA_OPTIONS))
     for name, spec in CONNECTION_ARGUMENT_SPEC.items():
         doc = documented[name]
-        assert doc.get("type", "str") == spec["type"], name
+        # The connection reads the CA trust path as text: Ansible's 'path' type would turn '' into the current
+        # directory (issue 13, case 5); _settings() expands it.
+        expected = "str" if name == "exchange_ca_trust_path" else spec["type"]
+        assert doc.get("type", "str") == expected, name
         assert doc.get("default") == spec.get("default"), name
         assert doc.get("choices") == spec.get("choices"), name
         assert {"name": name} in doc.get("vars", []), name  # the modules' variables reach the connection
@@ -535,8 +537,7 @@ def test_broker_lifecycle_start_and_reset(pcdir):
     assert exchange_broker.is_listening(path)
     with open("/proc/%d/cmdline" % pid, "rb") as cmdline:
         assert SETTINGS["exchange_password"].encode() not in cmdline.read()  # it came on the pipe
-    rpc = RpcConnection(path)
-    assert rpc.pop_messages() == []
+    rpc = RpcConnection(path)  # Ansible's own client, as the strategy uses it at the end of the play
     assert answer(rpc.exchange_execute([])) == {"value": None, "notices": []}
     rpc.reset()
     assert_gone(pcdir, path, pid, timeout=15)
@@ -692,33 +693,28 @@ def test_error_records_round_trip(error):
 # -- PersistentExchangeSession (the module side) --------------------------------------------------------------------
 
 class FakeRpc:
-    """ansible.module_utils.connection.Connection as persistent_session imports it."""
+    """persistent_session.call_broker: records (socket, method, params) and answers what the test scripted.
+
+    The client itself (framing, peer check, missing or foreign answers) is tested through real sockets in
+    test_broker_hardening.py.
+    """
 
     answers = []
-    instances = []
+    calls = []
 
-    def __init__(self, socket_path):
-        self.socket_path = socket_path
-        self.calls = []
-        FakeRpc.instances.append(self)
-
-    def __getattr__(self, name):
-        if name.startswith("_"):
-            raise AttributeError(name)
-
-        def call(*args):
-            self.calls.append((name, args))
-            outcome = FakeRpc.answers.pop(0)
-            if isinstance(outcome, Exception):
-                raise outcome
-            return outcome
-        return call
+    @classmethod
+    def call_broker(cls, socket_path, method, *params):
+        cls.calls.append((socket_path, method, params))
+        outcome = cls.answers.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
 
 @pytest.fixture
 def rpc(monkeypatch):
-    FakeRpc.answers, FakeRpc.instances = [], []
-    monkeypatch.setattr(ps, "Connection", FakeRpc)
+    FakeRpc.answers, FakeRpc.calls = [], []
+    monkeypatch.setattr(ps, "call_broker", FakeRpc.call_broker)
     return FakeRpc
 
 
@@ -730,9 +726,8 @@ def test_persistent_session_query_and_execute(rpc):
     assert session.execute(["Set-X -Identity 'y'"]) is None
     assert session.execute([]) is None  # nothing sent
     session.close()
-    assert rpc.instances[0].socket_path == "/pc/socket"
-    assert rpc.instances[0].calls == [("exchange_query", ("Get-AcceptedDomain",)),
-                                      ("exchange_execute", (["Set-X -Identity 'y'"],))]
+    assert rpc.calls == [("/pc/socket", "exchange_query", ("Get-AcceptedDomain",)),
+                         ("/pc/socket", "exchange_execute", (["Set-X -Identity 'y'"],))]
     assert session.notices == []
 
 
@@ -740,7 +735,7 @@ def test_persistent_session_write_query(rpc):
     rpc.answers = [json.dumps({"value": {"Name": "x"}, "notices": []})]
     session = ps.PersistentExchangeSession("/pc/socket")
     assert session.query("Set-X; Get-X", writes=True) == {"Name": "x"}
-    assert rpc.instances[0].calls == [("exchange_query", ("Set-X; Get-X", True))]
+    assert rpc.calls == [("/pc/socket", "exchange_query", ("Set-X; Get-X", True))]
 
 
 def test_persistent_session_collects_the_notices(rpc):
@@ -757,7 +752,7 @@ def test_persistent_session_collects_the_notices(rpc):
 def test_persistent_session_refuses_empty_command_lines(rpc):
     with pytest.raises(ValueError):
         ps.PersistentExchangeSession("/pc/socket").execute(["Set-X", " "])
-    assert rpc.instances[0].calls == []
+    assert rpc.calls == []
 
 
 @pytest.mark.parametrize("error", [
@@ -775,47 +770,7 @@ def test_persistent_session_raises_what_the_broker_recorded(rpc, error):
     assert error_record(raised.value) == error_record(error)
 
 
-def test_persistent_session_on_another_connection_type(rpc):
-    rpc.answers = [RpcConnectionError("Method not found", code=-32601)]
-    with pytest.raises(ExchangeConnectionError) as raised:
-        ps.PersistentExchangeSession("/pc/socket").execute(["Set-X"])
-    assert "not mailops.exchange.exchange" in str(raised.value)
-    assert raised.value.not_started is True
-
-
-def _unable_to_connect(cause):
-    error = RpcConnectionError("Unable to connect to socket '/pc/socket'. See the socket path issue category")
-    error.__cause__ = cause
-    return error
-
-
-@pytest.mark.parametrize("cause", [FileNotFoundError(2, "No such file or directory"),
-                                   ConnectionRefusedError(111, "Connection refused")], ids=["gone", "refused"])
-def test_persistent_session_socket_unreachable_is_not_started(rpc, cause):
-    # Nobody listens on the socket: the request never left, so even a write may be sent again.
-    rpc.answers = [_unable_to_connect(cause)]
-    with pytest.raises(ExchangeConnectionError) as raised:
-        ps.PersistentExchangeSession("/pc/socket").execute(["Set-X"])
-    assert raised.value.not_started is True
-    assert "connection process failed" in str(raised.value)
-
-
-def test_persistent_session_reset_during_the_answer_may_have_run(rpc):
-    # ansible raises the same text for an OSError while sending or receiving: the write may have run.
-    rpc.answers = [_unable_to_connect(ConnectionResetError(104, "Connection reset by peer"))]
-    with pytest.raises(ExchangeConnectionError) as raised:
-        ps.PersistentExchangeSession("/pc/socket").execute(["Set-X"])
-    assert raised.value.not_started is False
-
-
-def test_persistent_session_connection_process_died(rpc):
-    rpc.answers = [RpcConnectionError("command timeout triggered, timeout value is 1200 secs", code=-32603)]
-    with pytest.raises(ExchangeConnectionError) as raised:
-        ps.PersistentExchangeSession("/pc/socket").execute(["Set-X"])
-    assert raised.value.not_started is False  # the write may have run
-
-
-@pytest.mark.parametrize("garbage", ["not json", None, b"\xff"])
+@pytest.mark.parametrize("garbage", ["not json", None, "[1]"])
 def test_persistent_session_answer_that_is_not_json(rpc, garbage):
     rpc.answers = [garbage]
     with pytest.raises(ExchangeOutputError, match="not its JSON"):
@@ -835,7 +790,7 @@ def test_module_uses_the_socket_and_warns_with_the_notices(monkeypatch, rpc):
         module = em.ExchangeModule(argument_spec={})
     assert module.socket_path == "/pc/socket"
     assert module.query("Get-X") == {"ok": 1}
-    assert rpc.instances[0].socket_path == "/pc/socket"
+    assert rpc.calls[0][0] == "/pc/socket"
     assert module_warnings.get_warning_messages() == ()  # warned once the module is done with the session
     module.close()
     assert module_warnings.get_warning_messages() == (
