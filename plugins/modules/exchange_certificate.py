@@ -93,7 +93,11 @@ options:
       - It is opened on the controller with O(pfx_password) first, so a wrong password fails before anything is sent.
     type: path
   pfx_password:
-    description: Password of O(pfx_path). Never logged or returned.
+    description:
+      - Password of O(pfx_path). Never logged or returned.
+      - Over the C(mailops.exchange.exchange) connection the collection's action plugin hands it to the host's
+        session broker and the module takes it from there, so it is never in the module's arguments (nor in an
+        AnsiballZ file). With the C(local) connection it is a module argument (marked C(no_log)).
     type: str
   thumbprint:
     description:
@@ -262,6 +266,7 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.mailops.exchange.plugins.module_utils import certificate_info as ci
 from ansible_collections.mailops.exchange.plugins.module_utils import certificate_plan as cp
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_module import ExchangeModule
+from ansible_collections.mailops.exchange.plugins.module_utils.persistent_session import is_secret_handle
 from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_script
 
 
@@ -392,9 +397,27 @@ def _write_round(module, plan, template, **values):
     return module.write_and_read(ps_script(template, **values))
 
 
+def resolve_pfx_password(module):
+    """Over the mailops.exchange.exchange connection the action plugin hands pfx_password to the session broker
+    and passes a one-time handle: take the value from the broker (it never was in the module's arguments)."""
+    value = module.params.get("pfx_password")
+    if not is_secret_handle(value):
+        return
+    if not module.socket_path:
+        raise cp.CertificatePlanError("pfx_password is a handle of the mailops.exchange.exchange session broker, but "
+                                      "this task does not run over that connection")
+    password = module.session.take_secret(value)
+    if not isinstance(password, str):
+        raise cp.CertificatePlanError("the session broker did not return pfx_password")
+    if password:
+        module.ansible.no_log_values.add(password)
+    module.params["pfx_password"] = password
+
+
 def run(module):
     if not ci.HAS_CRYPTOGRAPHY:
         module.fail(missing_required_lib("cryptography"), exception=str(ci.CRYPTOGRAPHY_IMPORT_ERROR))
+    resolve_pfx_password(module)
     params = module.params
     server, state, wanted = validate(params)
     answer = module.query(ps_script(cp.READ_SCRIPT, server=server)) or {}
