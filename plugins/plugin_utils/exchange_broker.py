@@ -433,7 +433,15 @@ def main():
         return
     ledger = ShellLedger(ledger_path(os.path.dirname(path), config["settings"]))
     broker = ExchangeBroker(config["settings"], shell_ledger=ledger)
+    broker.on_stop = unlistener(path, listener)
+    sys.stdout.write("READY\n")
+    sys.stdout.flush()
+    _detach_stdio()
+    run(listener, broker, config.get("playbook_pid"), config.get("idle_timeout") or 300)
 
+
+def unlistener(path, listener):
+    """What a stopping broker does first: remove its socket's name and stop listening."""
     def unlisten():
         # The name first: once it is gone, a new broker for the same settings may bind it without losing it to us.
         try:
@@ -442,15 +450,16 @@ def main():
             pass
         listener.close()
         _remove_lock_file(path + ".lock")
+    return unlisten
 
-    broker.on_stop = unlisten
-    sys.stdout.write("READY\n")
-    sys.stdout.flush()
-    _detach_stdio()
+
+def run(listener, broker, playbook_pid=None, idle_timeout=300, poll_interval=1.0):
+    """serve(), then stop: unreachable first (``on_stop``), then the session - the server may be slow to delete the
+    shell, and a task arriving meanwhile must find no socket (and start a new broker) rather than a dead one."""
     try:
-        serve(listener, broker, config.get("playbook_pid"), config.get("idle_timeout") or 300)
+        serve(listener, broker, playbook_pid, idle_timeout, poll_interval)
     finally:
-        broker.close()  # unreachable first (on_stop), then the session (the server may be slow to delete the shell)
+        broker.close()
 
 
 def _remove_lock_file(lock_path):
