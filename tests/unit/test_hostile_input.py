@@ -21,7 +21,7 @@ import tree_sitter
 import tree_sitter_powershell
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from ansible_collections.mailops.exchange.plugins.module_utils import exchange_session
+from ansible_collections.mailops.exchange.plugins.module_utils import canonical, exchange_session
 from ansible_collections.mailops.exchange.plugins.module_utils.quoting import SINGLE_QUOTES, ps_script
 from ansible_collections.mailops.exchange.plugins.modules import exchange_accepted_domain as accepted_domain
 from ansible_collections.mailops.exchange.plugins.modules import exchange_send_connector as send_connector
@@ -146,6 +146,8 @@ def test_send_connector_strings_reach_exchange_verbatim(monkeypatch, comment, na
     args = {"name": name, "usage": "Internet", "address_spaces": ["*"], "dns_routing_enabled": True,
             "fqdn": "mail.contoso.com", "comment": comment}
     result, session = run_module(monkeypatch, send_connector.main, args, SEND_CONNECTORS)
+    if canonical.control_character(name) is not None:  # issue 13: a name is one line
+        assert result.get("failed") is True, result
     if result.get("failed"):
         # A refused name is refused before any write, with a message naming the option.
         assert session.executed == [], result
@@ -171,6 +173,8 @@ def test_accepted_domain_name_reaches_exchange_verbatim(monkeypatch, name):
     assume(name.strip() == name and name.strip())
     args = {"name": name, "domain_name": "fabrikam.com", "domain_type": "InternalRelay"}
     result, session = run_module(monkeypatch, accepted_domain.main, args, DOMAINS)
+    if canonical.control_character(name) is not None:  # issue 13: a name is one line
+        assert result.get("failed") is True, result
     if result.get("failed"):
         assert session.executed == [], result
         return
@@ -268,3 +272,136 @@ def test_wrong_pfx_password_refused_before_any_exchange_call(monkeypatch, tmp_pa
     # Before any write (the module reads the certificate store first; its documentation says "before anything is
     # sent", which is not what it does - reported, the module is not this file's to change).
     assert session.executed == []
+
+
+# -- control characters in every name and template option (issue 13, case 6) ----------------------------------------
+#
+# A line break (or NUL, CR, U+2028/U+2029, any C0/C1 control) in a name, host name, domain, address space, URL or
+# template is refused before anything reaches Exchange - not even the read round is sent. Free-text options (a
+# connector's comment, a certificate's PEM content) and secrets are the only ones that may hold them.
+
+from ansible_collections.mailops.exchange.plugins.modules import exchange_email_address_policy as email_policy  # noqa: E402,E501
+from ansible_collections.mailops.exchange.plugins.modules import exchange_offline_address_book as oab  # noqa: E402
+from ansible_collections.mailops.exchange.plugins.modules import exchange_receive_connector as receive_connector  # noqa: E402,E501
+from ansible_collections.mailops.exchange.plugins.modules import exchange_vdir_url as vdir_url  # noqa: E402
+
+CONTROL_CHARACTERS = ["\n", "\r", "\x00", "\u2028", "\u2029", "\t", "\x0b", "\x0c", "\x1b", "\x7f", "\x85"]
+
+# (module main, valid arguments, where the option is: a path of keys/indexes into the arguments)
+NAME_AND_TEMPLATE_OPTIONS = [
+    (send_connector.main, {"name": "To internet"}, ("name",)),
+    (send_connector.main, {"name": "To internet", "fqdn": "mail.contoso.com"}, ("fqdn",)),
+    (send_connector.main, {"name": "To relay", "smart_hosts": ["relay.contoso.com"]}, ("smart_hosts", 0)),
+    (send_connector.main, {"name": "To partner", "address_spaces": ["fabrikam.com;5"]}, ("address_spaces", 0)),
+    (send_connector.main, {"name": "To internet", "source_transport_servers": ["EX01"]},
+     ("source_transport_servers", 0)),
+    (accepted_domain.main, {"name": "Fabrikam", "domain_name": "fabrikam.com"}, ("name",)),
+    (accepted_domain.main, {"name": "Fabrikam", "domain_name": "fabrikam.com"}, ("domain_name",)),
+    (email_policy.main, {"name": "Default Policy", "primary_smtp_address_template": "%g.%s@contoso.com"}, ("name",)),
+    (email_policy.main, {"primary_smtp_address_template": "%g.%s@contoso.com"}, ("primary_smtp_address_template",)),
+    (email_policy.main, {"primary_smtp_address_template": "@contoso.com", "extra_templates": ["smtp:%m@fabrikam.com"]},
+     ("extra_templates", 0)),
+    (receive_connector.main, {"identity": "EX01\\Client Frontend EX01"}, ("identity",)),
+    (receive_connector.main, {"name": "Relay", "server": "EX01"}, ("name",)),
+    (receive_connector.main, {"name": "Relay", "server": "EX01"}, ("server",)),
+    (receive_connector.main, {"identity": "EX01\\Client Frontend EX01", "fqdn": "mail.contoso.com"}, ("fqdn",)),
+    (receive_connector.main, {"identity": "EX01\\Client Frontend EX01",
+                              "tls_certificate_name": "<I>CN=Contoso CA<S>CN=mail.contoso.com"},
+     ("tls_certificate_name",)),
+    (oab.main, {"name": "Default Offline Address Book"}, ("name",)),
+    (vdir_url.main, {"server": "EX01"}, ("server",)),
+    (vdir_url.main, {"server": "EX01", "web_site": "Default Web Site"}, ("web_site",)),
+    (vdir_url.main, {"server": "EX01", "urls": {"owa": {"external_url": "https://mail.contoso.com/owa"}}},
+     ("urls", "owa", "external_url")),
+    (vdir_url.main, {"server": "EX01", "outlook_anywhere": {"external_hostname": "mail.contoso.com"}},
+     ("outlook_anywhere", "external_hostname")),
+    (vdir_url.main, {"server": "EX01", "autodiscover_internal_uri":
+                     "https://autodiscover.contoso.com/Autodiscover/Autodiscover.xml"}, ("autodiscover_internal_uri",)),
+    (certificate.main, {"server": "EX01", "state": "requested", "domain_names": ["mail.contoso.com"]}, ("server",)),
+    (certificate.main, {"server": "EX01", "state": "requested", "subject_name": "C=US, O=Contoso, CN=mail.contoso.com",
+                        "domain_names": ["mail.contoso.com"]}, ("subject_name",)),
+    (certificate.main, {"server": "EX01", "state": "requested", "domain_names": ["mail.contoso.com"]},
+     ("domain_names", 0)),
+    (certificate.main, {"server": "EX01", "state": "requested", "domain_names": ["mail.contoso.com"],
+                        "friendly_name": "Contoso mail"}, ("friendly_name",)),
+]
+
+
+def option_label(path):
+    label = ""
+    for key in path:
+        label += "[%d]" % key if isinstance(key, int) else ("." if label else "") + key
+    return label
+
+
+def with_value(args, path, change):
+    import copy
+
+    args = copy.deepcopy(args)
+    holder = args
+    for key in path[:-1]:
+        holder = holder[key]
+    holder[path[-1]] = change(holder[path[-1]])
+    return args, holder[path[-1]]
+
+
+@pytest.mark.parametrize("main,args,path", NAME_AND_TEMPLATE_OPTIONS,
+                         ids=["%s-%s" % (m.__module__.rsplit(".", 1)[1], option_label(p))
+                              for m, _a, p in NAME_AND_TEMPLATE_OPTIONS])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(char=st.sampled_from(CONTROL_CHARACTERS), where=st.floats(min_value=0, max_value=1))
+def test_control_characters_in_names_and_templates_are_refused_before_any_write(monkeypatch, main, args, path, char,
+                                                                                 where):
+    def insert(value):
+        position = int(round(where * len(value)))
+        return value[:position] + char + value[position:]
+
+    hostile_args, value = with_value(args, path, insert)
+    result, session = run_module(monkeypatch, main, hostile_args, None)
+    position = value.index(char)
+    assert result.get("failed") is True, result
+    assert result["msg"] == ("%s: %r holds a control character (U+%04X at position %d); names, host names, domains "
+                             "and templates are one line of printable characters"
+                             % (option_label(path), value, ord(char), position))
+    assert session.queries == [] and session.executed == []  # refused before the read round, let alone a write
+    assert result["commands"] == []
+
+
+@pytest.mark.parametrize("value", ["mail\n.contoso.com", "mail\r.contoso.com", "mail\u2028.contoso.com",
+                                   "contoso\n.com", "mail.contoso\n.com"])
+def test_a_line_break_before_a_dot_fails_the_pure_checks_too(value):
+    """The patterns themselves (\\Z, not $): even without the module-wide refusal, no host name check passes them."""
+    from ansible_collections.mailops.exchange.plugins.module_utils import canonical, url_plan, vdir_plan
+    from ansible_collections.mailops.exchange.plugins.module_utils import certificate_info as ci
+
+    assert canonical.valid_domain(value) is False
+    assert canonical.valid_domain("*." + value, wildcard=True) is False
+    with pytest.raises(url_plan.UrlPlanError):
+        url_plan.normalize_fqdn(value, "external_fqdn")
+    assert not vdir_plan._HOST_RE.match(value)
+    assert not ci._DOMAIN_RE.match(value)
+    assert email_policy._LOCAL_RE.match("%g.%s\n") is None  # a local part ending in a line break
+
+
+def test_a_template_read_back_with_a_line_break_keeps_its_prefix():
+    """Case 7: a template Exchange holds with a line break (written before such values were refused) is read with its
+    own prefix: a later change does not stack prefixes (smtp:SMTP:..., smtp:smtp:SMTP:...)."""
+    from ansible_collections.mailops.exchange.plugins.module_utils import canonical
+
+    stored = "SMTP:%g\n@contoso.com"
+    assert canonical.address_template(stored, primary=False) == stored
+    assert canonical.address_template("smtp:%m\n@fabrikam.com", primary=True) == "smtp:%m\n@fabrikam.com"
+    assert canonical.address_space("SMTP:fabrikam\n.com;5") == "SMTP:fabrikam\n.com;5"
+    read = {"policies": [{"Name": "Default Policy", "EnabledEmailAddressTemplates": [stored, "smtp:%m@fabrikam.com"]}],
+            "domains": [{"DomainName": "contoso.com"}, {"DomainName": "fabrikam.com"}]}
+    params = {"name": "Default Policy", "primary_smtp_address_template": "@contoso.com", "extra_templates": None,
+              "apply": True, "force_apply": False}
+    commands, before, after, _unused = email_policy.plan(params, read)
+    assert before["primary_smtp_address_template"] == stored
+    (set_line, _update) = commands
+    strings = check_command_line(set_line)
+    assert strings == ["Default Policy", "SMTP:@contoso.com", "smtp:%m@fabrikam.com"]  # no "smtp:SMTP:%g..."
+    # and a run that wants the same again changes nothing
+    read["policies"][0]["EnabledEmailAddressTemplates"] = strings[1:]
+    assert email_policy.plan(params, read)[0] == []
