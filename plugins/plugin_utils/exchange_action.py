@@ -75,6 +75,10 @@ class ExchangeActionModule(ActionBase):
         args = module_arguments(self._task.action, self._task.args, self._connection)
         result = merge_hash(result, self._execute_module(module_args=args, task_vars=task_vars,
                                                          wrap_async=wrap_async))
+        # The strategy resets (ends) the brokers whose socket it saw in a task's arguments at the end of the play;
+        # _execute_module added it to our copy of them.
+        if args.get("_ansible_socket"):
+            self._task.args["_ansible_socket"] = args["_ansible_socket"]
         if not wrap_async:
             self._remove_tmp_path(self._connection._shell.tmpdir)
         return result
