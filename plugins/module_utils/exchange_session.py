@@ -490,8 +490,9 @@ class ExchangeSession(object):
                     pass
         try:
             protocol.close_shell(shell_id)
-        except Exception:
-            return  # left in the listener's record: deleted at a later start (see delete_shells)
+        except Exception as exc:
+            if not _shell_unknown(exc):
+                return  # left in the listener's record: deleted at a later start (see delete_shells)
         self._tell("deleted", shell_id)
 
     def _tell(self, event, shell_id):
@@ -771,6 +772,16 @@ class ExchangeSession(object):
             except (StopIteration, AssertionError, ET.ParseError) as exc:
                 raise ExchangeConnectionError("malformed WinRM answer from %s while %s: %s"
                                               % (self.endpoint, step, exc.__class__.__name__))
+
+
+# ERROR_WSMAN_INVALID_SELECTORS: the service knows no shell with that id (it expired, or was deleted already).
+_INVALID_SELECTORS = 2150858843
+
+
+def _shell_unknown(exc):
+    """True when a WinRM fault says the shell does not exist (any more): there is nothing left to delete."""
+    return getattr(exc, "wsman_fault_code", None) == _INVALID_SELECTORS or "InvalidSelectors" in str(
+        getattr(exc, "code", "") or "")
 
 
 def _never_sent(exc):

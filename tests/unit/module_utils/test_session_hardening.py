@@ -194,3 +194,18 @@ def test_delete_shells_deletes_each_by_id_and_reports_each():
     assert deleted == [("S-1", False)]
     assert outcome["S-1"] is None and "shell was not found" in outcome["GONE"]
     assert not [c for c in fake.calls if c[0] == "open_shell"]  # it opens no shell of its own
+
+
+def test_a_shell_the_server_no_longer_knows_counts_as_deleted():
+    from winrm.exceptions import WSManFaultError
+
+    session, fake = make(default_handler)
+    session.shell_listener = listener = Listener()
+    session.query("x")
+
+    def unknown(shell_id, close_session=True):
+        raise WSManFaultError(500, "fault", "<x/>", "The request for the Windows Remote Shell with ShellId SHELL-1 "
+                              "failed because the shell was not found on the server.", wsman_fault_code=2150858843)
+    fake.close_shell = unknown
+    session.close()
+    assert listener.events == [("opened", "SHELL-1"), ("deleted", "SHELL-1")]
