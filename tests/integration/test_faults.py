@@ -477,4 +477,6 @@ def test_unit_lost_connection_during_writes_is_reported_as_unconfirmed(monkeypat
         "cannot reach https://ex01:5986/wsman while reading the output of write commands: Connection refused"))
     assert result["unconfirmed_commands"] == COMMANDS
     assert "may or may not have been applied" in result["msg"]
-    assert result["msg"].startswith("cannot reach https://ex01:5986/wsman while reading the output of write commands")
+    # The cmdlet and the object first (issue 13), then what happened - never the script.
+    assert result["msg"].startswith("Set-OwaVirtualDirectory for 'EX01\\owa (Default Web Site)' and 2 more commands: "
+                                    "cannot reach https://ex01:5986/wsman while reading the output of write commands")
