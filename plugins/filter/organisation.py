@@ -32,8 +32,6 @@ options:
 seealso:
   - plugin: mailops.exchange.url_plan
     plugin_type: filter
-  - plugin: mailops.exchange.organisation_versions
-    plugin_type: filter
 """
 
 EXAMPLES = r"""
@@ -50,7 +48,7 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - The model - C(namespace) (normalised), C(plan) (the M(mailops.exchange.url_plan) filter's result),
+    - The model - C(namespace) (normalised), C(plan) (the P(mailops.exchange.url_plan#filter) filter's result),
       C(servers) (C(name), C(fqdn), C(declared_version)), C(accepted_domains), C(email_address_policy),
       C(send_connector), C(certificate) (with C(domain_names) defaulting to the plan's names) and
       C(client_frontend_fqdn).

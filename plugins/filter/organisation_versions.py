@@ -13,14 +13,15 @@ version_added: 0.2.0
 author:
   - mailops.exchange contributors (!UNKNOWN)
 description:
-  - Takes the model of M(mailops.exchange.organisation) and the C(servers) that M(mailops.exchange.exchange_info)
-    read (C(AdminDisplayVersion): 15.0 is 2013, 15.1 is 2016, 15.2 is 2019, 15.2 build 2562 or later is
-    Subscription Edition) and sets C(version) on every server of the model, and C(versions), the set of versions.
+  - Takes the model of P(mailops.exchange.organisation#filter) and the C(servers) that
+    M(mailops.exchange.exchange_info) read, and sets C(version) on every server of the model, and C(versions), the
+    set of versions. The version is the server's C(AdminDisplayVersion) - 15.0 is 2013, 15.1 is 2016, 15.2 is 2019,
+    15.2 build 2562 or later is Subscription Edition.
   - Refuses a server Exchange does not know, a version the collection does not support and a declared
     C(exchange_version) that differs from what the server runs, saying both.
 options:
   _input:
-    description: The model returned by M(mailops.exchange.organisation).
+    description: The model returned by P(mailops.exchange.organisation#filter).
     type: dict
     required: true
   servers:

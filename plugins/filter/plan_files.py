@@ -13,7 +13,7 @@ version_added: 0.2.0
 author:
   - mailops.exchange contributors (!UNKNOWN)
 description:
-  - Pure computation on the controller. Takes the model of M(mailops.exchange.organisation) and the certificate
+  - Pure computation on the controller. Takes the model of P(mailops.exchange.organisation#filter) and the certificate
     requests found so far, and returns each file of the plan as text, by file name - C(urls.csv) (every virtual
     directory's internal and external URL per server), C(dns-public.zone) and C(dns-private.zone) (zone-file
     lines), C(dns.csv), C(certificate.txt) (subject, names and each server's request), C(client-settings.txt)
@@ -21,7 +21,7 @@ description:
   - The C(mailops.exchange.plan) playbook writes them.
 options:
   _input:
-    description: The model returned by M(mailops.exchange.organisation).
+    description: The model returned by P(mailops.exchange.organisation#filter).
     type: dict
     required: true
   requests:

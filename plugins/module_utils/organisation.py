@@ -388,8 +388,8 @@ def _certificate(checker, certificate, plan):
         except (TypeError, ValueError):
             size = None
         if size not in KEY_SIZES:
-            checker.refuse("%s.key_size: %r is not one of %s" % (path, certificate["key_size"],
-                                                                  ", ".join(str(k) for k in KEY_SIZES)))
+            checker.refuse("%s.key_size: %r is not one of %s"
+                           % (path, certificate["key_size"], ", ".join(str(k) for k in KEY_SIZES)))
         else:
             result["key_size"] = size
     services = []

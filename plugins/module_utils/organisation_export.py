@@ -193,7 +193,7 @@ def exported_variables(info, keep=None):
     """(variables, notes) for the organisation ``info`` describes (``exchange_info`` with ``gather: all``)."""
     keep = keep or {}
     notes = []
-    servers = [s for s in info.get("servers") or []]
+    servers = list(info.get("servers") or [])
     wanted = set(s.lower() for s in keep.get("servers") or [])
     if wanted:
         servers = [s for s in servers if (s.get("name") or "").lower() in wanted]
