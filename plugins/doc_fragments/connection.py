@@ -52,6 +52,8 @@ options:
       - Password of O(exchange_username).
       - It only ever travels inside the PowerShell process's standard input, never on a command line, and never
         appears in results.
+      - Over the C(mailops.exchange.exchange) connection the collection's action plugin removes it from the module's
+        arguments (the connection holds it), so it is in no AnsiballZ file even with C(ANSIBLE_KEEP_REMOTE_FILES=1).
       - If not set, the value of the E(EXCHANGE_PASSWORD) environment variable is used.
     type: str
   exchange_cert_validation:
@@ -131,4 +133,9 @@ notes:
     instead uses the session that connection keeps for the host during the whole play - one Exchange-shell load per
     host and play - and the connection's options (the same C(exchange_*) variables) replace these module options,
     which are then ignored.
+  - Names, host names, domains, address spaces, URLs and templates are one line - an option value holding a control
+    character (newline, carriage return, NUL, tab, U+2028, U+2029, any C0/C1 control) is refused before anything is
+    sent, except in free-text options (a comment, PEM content) and passwords.
+  - A script or batch of write commands that does not fit in one WinRM message (500 KB, the WinRM service's default
+    C(MaxEnvelopeSizekb)) is refused before it is sent.
 '''

@@ -78,6 +78,7 @@ options:
     description:
       - With O(state=requested), a file on the controller to write the request to (PEM), mode 0600; written when
         missing or different. The request is also returned as RV(csr).
+      - Its directory must exist and be writable; this is checked before the request is made on the server.
     type: path
   certificate_path:
     description:
