@@ -35,6 +35,7 @@ from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session 
 )
 from ansible_collections.mailops.exchange.plugins.module_utils.persistent_session import PersistentExchangeSession
 
+
 def refuse_control_characters(spec, params, free_text=frozenset(), prefix=""):
     """ValueError for the first option value (nested options and list elements included) with a control character.
 

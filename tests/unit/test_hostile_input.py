@@ -351,8 +351,8 @@ def with_value(args, path, change):
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(char=st.sampled_from(CONTROL_CHARACTERS), where=st.floats(min_value=0, max_value=1))
-def test_control_characters_in_names_and_templates_are_refused_before_any_write(monkeypatch, main, args, path, char,
-                                                                                 where):
+def test_control_characters_in_names_and_templates_are_refused_before_any_write(
+        monkeypatch, main, args, path, char, where):
     def insert(value):
         position = int(round(where * len(value)))
         return value[:position] + char + value[position:]

@@ -41,8 +41,8 @@ def test_a_400000_character_comment_is_refused_before_sending_naming_the_limit()
 
 def test_the_largest_value_that_fits_is_sent():
     session, fake = make(default_handler)
-    session.execute([ps_command("Set-SendConnector", {"Identity": "To partner",
-                                                       "Comment": "x" * es.max_value_characters()})])
+    line = ps_command("Set-SendConnector", {"Identity": "To partner", "Comment": "x" * es.max_value_characters()})
+    session.execute([line])
     assert len(fake.scripts) == 2
 
 
