@@ -88,7 +88,22 @@ def main(context, tarball, installed, root):
     python = [re.split(r"[<>=!~\[; ]", entry, 1)[0].lower() for entry in data.get("python") or []]
     system = [entry.split("#", 1)[0].strip() for entry in data.get("system") or []]
 
+    # meta/ee-requirements.txt is requirements.txt (ansible-core aside) with pywinrm's Kerberos and CredSSP extras.
+    with open(os.path.join(root, "meta", "execution-environment.yml")) as handle:
+        meta = yaml.safe_load(handle)
+    if meta["dependencies"]["python"] != "meta/ee-requirements.txt":
+        fail("meta/execution-environment.yml must name meta/ee-requirements.txt")
     wanted = [name for name in requirement_names(os.path.join(root, "requirements.txt")) if name != "ansible-core"]
+    ee_names = requirement_names(os.path.join(root, "meta", "ee-requirements.txt"))
+    if sorted(ee_names) != sorted(wanted):
+        fail("meta/ee-requirements.txt lists %s, requirements.txt %s" % (sorted(ee_names), sorted(wanted)))
+    extras = set()
+    for entry in data.get("python") or []:
+        match = re.match(r"pywinrm\[([^\]]*)\]", entry.strip(), re.I)
+        if match:
+            extras.update(extra.strip().lower() for extra in match.group(1).split(","))
+    if not {"kerberos", "credssp"} <= extras:
+        fail("the EE's pywinrm lacks the kerberos/credssp extras (got %s)" % (data.get("python"),))
     missing = sorted(set(wanted) - set(python))
     if missing:
         fail("introspection of the installed collection misses Python requirements %s (got %s)" % (missing, python))
@@ -98,6 +113,18 @@ def main(context, tarball, installed, root):
         line = line.split("#", 1)[0].strip()
         if line and line not in system:
             fail("introspection misses the bindep entry %r (got %s)" % (line, system))
+    # The builder stage compiles pykerberos: the compiler and the Kerberos headers for the base image's packaging
+    # (rpm), and the chosen interpreter's headers from the EE file.
+    for needed in ("gcc [compile platform:rpm]", "krb5-devel [compile platform:rpm]"):
+        if needed not in system:
+            fail("bindep.txt lacks %r for the builder stage" % needed)
+    interpreter = ee["dependencies"]["python_interpreter"]["package_system"]
+    ee_system = ee["dependencies"].get("system") or []
+    if "%s-devel [compile platform:rpm]" % interpreter not in ee_system:
+        fail("execution-environment.yml does not add %s-devel to the builder stage" % interpreter)
+    with open(os.path.join(context, "_build", "bindep.txt")) as handle:
+        if "%s-devel" % interpreter not in handle.read():
+            fail("the context's _build/bindep.txt lacks %s-devel" % interpreter)
     print("EE context OK: %s; Python %s; system %d bindep entries" % (os.path.basename(containerfile),
                                                                   ", ".join(python), len(system)))
 

@@ -20,6 +20,7 @@ author:
   - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:
   - mailops.exchange.connection
+  - mailops.exchange.attributes
 options:
   name:
     description:
@@ -55,9 +56,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-notes:
-  - Supports C(check_mode) and C(diff); C(commands) lists the Exchange Management Shell lines run or, in check mode,
-    that would run.
 seealso:
   - module: mailops.exchange.exchange_email_address_policy
   - name: Accepted domains in Exchange Server

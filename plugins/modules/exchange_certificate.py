@@ -35,6 +35,7 @@ author:
   - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:
   - mailops.exchange.connection
+  - mailops.exchange.attributes
 options:
   server:
     description:
@@ -123,8 +124,8 @@ options:
     type: bool
     default: false
 notes:
-  - Supports C(check_mode) and C(diff); C(commands) lists the Exchange Management Shell lines run or, in check mode,
-    that would run. A PFX's bytes and password are not shown in C(commands) (a placeholder stands for them).
+  - C(commands) lists the Exchange Management Shell lines run or, in check mode, that would run. A PFX's bytes
+    and password are not shown in C(commands) (a placeholder stands for them).
   - Through a plain remote PowerShell session (C(exchange_shell=remote_session)) C(Get-ExchangeCertificate) returns
     certificates with C(RawData) only - no C(Thumbprint), C(Status), C(Services), C(FriendlyName) or
     C(HasPrivateKey) (CSS-Exchange C(ConvertTo-ExchangeCertificate.ps1); office-docs-powershell issues 3493, 4651,

@@ -23,6 +23,7 @@ author:
   - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:
   - mailops.exchange.connection
+  - mailops.exchange.attributes
 options:
   name:
     description:
@@ -66,8 +67,6 @@ options:
     elements: str
     version_added: 0.2.0
 notes:
-  - Supports C(check_mode) and C(diff); C(commands) lists the Exchange Management Shell lines run or, in check mode,
-    that would run.
   - The policy must exist (C(Default Policy) always does); creating policies with recipient filters is not in scope.
 seealso:
   - module: mailops.exchange.exchange_accepted_domain

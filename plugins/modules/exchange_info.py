@@ -25,6 +25,7 @@ author:
   - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:
   - mailops.exchange.connection
+  - mailops.exchange.attributes.info
 options:
   gather:
     description:
@@ -46,7 +47,6 @@ options:
     type: list
     elements: str
 notes:
-  - Supports C(check_mode) (it changes nothing in any mode).
   - C(services) of a certificate is null when Exchange's remote PowerShell returned no Services value.
 seealso:
   - module: mailops.exchange.exchange_vdir_url

@@ -25,6 +25,7 @@ author:
   - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:
   - mailops.exchange.connection
+  - mailops.exchange.attributes
 options:
   name:
     description:
@@ -51,8 +52,6 @@ options:
     type: list
     elements: str
 notes:
-  - Supports C(check_mode) and C(diff); C(commands) lists the Exchange Management Shell lines run or, in check
-    mode, that would run.
   - Exchange 2016 and later need no change here (their offline address books are generated and distributed by
     mailboxes), but the settings exist on every version and the module manages them the same way.
 seealso:

@@ -24,6 +24,7 @@ author:
   - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:
   - mailops.exchange.connection
+  - mailops.exchange.attributes
 options:
   identity:
     description:
@@ -102,8 +103,6 @@ options:
     elements: str
     choices: [None, AnonymousUsers, ExchangeUsers, ExchangeServers, ExchangeLegacyServers, Partners, Custom]
 notes:
-  - Supports C(check_mode) and C(diff); C(commands) lists the Exchange Management Shell lines run or, in check mode,
-    that would run.
   - Options that are not given are left as they are.
 seealso:
   - module: mailops.exchange.exchange_certificate

@@ -21,6 +21,7 @@ author:
   - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:
   - mailops.exchange.connection
+  - mailops.exchange.attributes
 options:
   name:
     description:
@@ -87,8 +88,6 @@ options:
       - Free-text comment. An empty string clears it.
     type: str
 notes:
-  - Supports C(check_mode) and C(diff); C(commands) lists the Exchange Management Shell lines run or, in check mode,
-    that would run.
   - Options that are not given are left as they are on an existing connector.
 seealso:
   - module: mailops.exchange.exchange_receive_connector

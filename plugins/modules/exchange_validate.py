@@ -37,6 +37,8 @@ author:
 requirements:
   - dnspython >= 2.0 (for the DNS checks)
   - cryptography (to read the certificates the endpoints present)
+extends_documentation_fragment:
+  - mailops.exchange.attributes.validate
 options:
   plan:
     description:
@@ -151,9 +153,6 @@ options:
     description: Fail the task when a check fails. With C(false) the result's RV(ok) tells.
     type: bool
     default: true
-notes:
-  - Check mode makes the same checks (they only read); the report files are written in check mode too.
-  - The module never reports C(changed).
 seealso:
   - module: mailops.exchange.exchange_vdir_url
   - plugin: mailops.exchange.url_plan

@@ -35,6 +35,7 @@ author:
   - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:
   - mailops.exchange.connection
+  - mailops.exchange.attributes
 options:
   server:
     description:
@@ -186,8 +187,6 @@ options:
       - Omitted (or C(null)) leaves it alone; an empty string clears it.
     type: str
 notes:
-  - Supports C(check_mode) and C(diff); C(commands) lists the Exchange Management Shell lines run or, in check
-    mode, that would run.
   - Runs on the controller and reaches Exchange over WinRM; one WinRM shell, one PowerShell process and one
     Exchange shell load per run.
   - The mailops.exchange.url_plan filter turns a namespace into exactly the O(urls), O(outlook_anywhere) and
