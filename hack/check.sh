@@ -6,12 +6,20 @@
 #              meta/execution-environment.yml and leaves lab state, caches and dev tooling out
 #   install    the tarball into an empty collections path; ansible-doc of every module, connection, filter, role;
 #              ansible-playbook mailops.exchange.site --syntax-check
+#   galaxy     galaxy-importer (what Galaxy and Automation Hub run on upload, ansible-lint inside) on the tarball:
+#              no warning, no error (hack/galaxy_import.py)
 #   sanity     ansible-test sanity on the tarball's content in <tmp>/ansible_collections/mailops/exchange
 #   units      ansible-test units there
+#   integration  ansible-test integration there (tests/integration/targets) against a fresh lab
+#              (hack/integration.sh)
+#   matrix     every ansible-core minor from requires_ansible's 2.17 to the newest, with tox-ansible
+#              (tox-ansible.ini, hack/matrix.sh)
 #   lint       ansible-lint --profile production on a copy of the working tree (+ awx/configure.yml syntax check)
-#   docs       antsibull-docs lint-collection-docs (plugin docs included)
+#   docs       antsibull-docs lint-collection-docs (plugin docs and docs/docsite included); roles/*/README.md are
+#              what their argument specs generate (hack/role_readmes.py)
 #   changelog  antsibull-changelog lint; CHANGELOG.rst is what changelogs/changelog.yaml generates
-#   ee         ansible-builder create on execution-environment.yml; the generated context is checked
+#   ee         ansible-builder create on execution-environment.yml; the generated context is checked, and the EE's
+#              Python requirements are built here: pywinrm's kerberos and credssp transports reach their libraries
 #   lab        the installed tarball's playbook mailops.exchange.site against a fresh lab (Exchange 2019, EX01 and
 #              EX02, inventory/lab), twice: the second run must change nothing; then a module reaches the lab
 #              with nothing but the environment the AWX credential type injects (hack/awx_credential_run.py)
@@ -24,6 +32,11 @@
 # python3),
 # CHECK_KEEP=1 keeps the temporary directory.
 #
+# ansible-test keeps its virtual environments and downloads under ~/.ansible/test; two checks at once sharing that
+# directory break each other's environments. Every ansible-test here runs with HOME set to this checkout's own
+# directory (CHECK_ANSIBLE_TEST_HOME, default .cache/ansible-test-home in the checkout), so checkouts never share
+# it, and a second check in the same checkout waits for the first's ansible-test steps (flock) instead of failing.
+#
 # Network: only the package index is reachable. ansible-test downloads its pip bootstrap script from elsewhere;
 # hack/ansible_test_get_pip.py stands in for it (ensurepip + pip from the index), and ansible-test installs each
 # sanity test's pinned requirements from the index itself. awx.awx (for linting awx/configure.yml) is taken from
@@ -35,7 +48,7 @@ cd "$ROOT"
 
 PYTHON="${CHECK_PYTHON:-$(command -v python3.11 || command -v python3)}"
 VENV="${CHECK_VENV:-$ROOT/.venv-check}"
-STEPS="${CHECK_STEPS:-build install sanity units lint docs changelog ee lab}"
+STEPS="${CHECK_STEPS:-build install galaxy sanity units lint docs changelog ee lab}"
 # The `ansible` package that carries the awx.awx collection used to lint awx/configure.yml (awx.awx 24.6.1).
 AWX_FROM_PACKAGE="ansible==12.3.0"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/mailops-exchange-check"
@@ -65,7 +78,14 @@ SANITY_PYTHON="$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 pip_version="$("$PY" -c 'import types
 from ansible_test._internal.python_requirements import get_venv_packages
 print(get_venv_packages(types.SimpleNamespace(version="'"$SANITY_PYTHON"'"))["pip"])')"
-get_pip="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+AT_HOME="${CHECK_ANSIBLE_TEST_HOME:-$ROOT/.cache/ansible-test-home}"
+mkdir -p "$AT_HOME"
+REAL_HOME="$HOME"
+# ansible-test with this checkout's own HOME (its ~/.ansible/test), pip's cache shared, one at a time per checkout.
+ansible_test() {
+  HOME="$AT_HOME" PIP_CACHE_DIR="${PIP_CACHE_DIR:-$REAL_HOME/.cache/pip}" flock "$AT_HOME/.lock" ansible-test "$@"
+}
+get_pip="$AT_HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
 if [ ! -f "$get_pip" ]; then
   mkdir -p "$(dirname "$get_pip")"
   cp hack/ansible_test_get_pip.py "$get_pip"
@@ -175,6 +195,13 @@ print("\n".join(sorted(names)))' "$installed") ;;
   [ "$count" -gt 0 ]
   (cd "$WORK" && ANSIBLE_COLLECTIONS_PATH="$INSTALLED" ansible-playbook mailops.exchange.site --syntax-check \
      -i "$ROOT/inventory/example")
+  # ansible.cfg: a clone with no .collections/ finds the collection installed in a default path (~/.ansible/collections).
+  local clone="$WORK/clone" home="$WORK/home"
+  mkdir -p "$clone" "$home/.ansible/collections"
+  cp -r ansible.cfg site.yml inventory "$clone/"
+  ln -s "$INSTALLED/ansible_collections" "$home/.ansible/collections/ansible_collections"
+  (cd "$clone" && env -u ANSIBLE_COLLECTIONS_PATH HOME="$home" ansible-playbook site.yml --syntax-check \
+     -i inventory/example)
 }
 
 step_sanity() {
@@ -182,12 +209,31 @@ step_sanity() {
   tar -xzf "$TARBALL" -C "$COLLECTION_DIR"
   local tests=() t
   for t in ${SANITY_TESTS:-}; do tests+=(--test "$t"); done
-  (cd "$COLLECTION_DIR" && ansible-test sanity --local --python "$SANITY_PYTHON" --color no "${tests[@]}")
+  (cd "$COLLECTION_DIR" && ansible_test sanity --local --python "$SANITY_PYTHON" --color no "${tests[@]}")
 }
 
 step_units() {
-  if [ ! -d "$COLLECTION_DIR" ]; then mkdir -p "$COLLECTION_DIR"; tar -xzf "$TARBALL" -C "$COLLECTION_DIR"; fi
-  (cd "$COLLECTION_DIR" && ansible-test units --venv --python "$SANITY_PYTHON" --color no)
+  extract_collection
+  (cd "$COLLECTION_DIR" && ansible_test units --venv --python "$SANITY_PYTHON" --color no)
+}
+
+extract_collection() {
+  if [ ! -d "$COLLECTION_DIR/plugins" ]; then mkdir -p "$COLLECTION_DIR"; tar -xzf "$TARBALL" -C "$COLLECTION_DIR"; fi
+}
+
+step_galaxy() {
+  "$PY" hack/galaxy_import.py "$TARBALL" "$ROOT" "$WORK/galaxy"
+}
+
+step_integration() {
+  extract_collection
+  # hack/integration.sh runs ansible-test itself: this checkout's HOME for it, as above.
+  HOME="$AT_HOME" PIP_CACHE_DIR="${PIP_CACHE_DIR:-$REAL_HOME/.cache/pip}" LAB_PYTHON="$PY" \
+    flock "$AT_HOME/.lock" bash hack/integration.sh --python "$SANITY_PYTHON" --collection "$COLLECTION_DIR"
+}
+
+step_matrix() {
+  bash hack/matrix.sh
 }
 
 step_lint() {
@@ -203,6 +249,7 @@ step_lint() {
 }
 
 step_docs() {
+  "$PY" hack/role_readmes.py --check
   (cd "$WORK" && ANSIBLE_COLLECTIONS_PATH="$INSTALLED" antsibull-docs lint-collection-docs --plugin-docs \
      "$INSTALLED/ansible_collections/mailops/exchange")
 }
@@ -227,6 +274,18 @@ step_ee() {
   (cd "$ee" && ansible-builder create -f execution-environment.yml --context "$ee/context" \
      --output-filename Containerfile)
   "$PY" hack/check_ee_context.py "$ee/context" "$TARBALL" "$INSTALLED" "$ROOT"
+  # The EE's Python requirements, built as the builder stage builds them (pykerberos against the Kerberos headers;
+  # hack/system-deps.sh installs them here); cached per content of meta/ee-requirements.txt.
+  local key venv
+  key="$(cat meta/ee-requirements.txt | sha256sum | cut -c1-16)"
+  venv="$CACHE/ee-python-$key"
+  if [ ! -f "$venv/.installed" ]; then
+    rm -rf "$venv"
+    "$PYTHON" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r meta/ee-requirements.txt
+    touch "$venv/.installed"
+  fi
+  "$venv/bin/python" hack/check_ee_transports.py
 }
 
 step_lab() {
@@ -257,7 +316,7 @@ step_lab() {
 run_step build step_build
 if [ -z "$TARBALL" ]; then TARBALL="$(ls "$DIST"/mailops-exchange-*.tar.gz 2>/dev/null || true)"; fi
 if [ -z "$TARBALL" ]; then
-  case " $STEPS " in *" install "*|*" sanity "*|*" units "*|*" docs "*|*" ee "*|*" lab "*)
+  case " $STEPS " in *" install "*|*" galaxy "*|*" sanity "*|*" units "*|*" integration "*|*" docs "*|*" ee "*|*" lab "*)
     ansible-galaxy collection build --output-path "$DIST" "$ROOT" >/dev/null
     TARBALL="$(ls "$DIST"/mailops-exchange-*.tar.gz)" ;;
   esac
@@ -269,8 +328,11 @@ case " $STEPS " in *" docs "*|*" ee "*|*" lab "*)
   esac ;;
 esac
 run_step install step_install
+run_step galaxy step_galaxy
 run_step sanity step_sanity
 run_step units step_units
+run_step integration step_integration
+run_step matrix step_matrix
 run_step lint step_lint
 run_step docs step_docs
 run_step changelog step_changelog

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The support matrix with tox-ansible (tox-ansible.ini): every ansible-core minor release from requires_ansible's
+# lower bound to the newest, on Python 3.12. Prints each environment's result and time.
+#
+#   MATRIX_ENVS   the tox environments to run (default below: the full suite - sanity, unit, integration - on the
+#                 minimum (2.17) and the newest (2.21); unit and integration on the releases between)
+#   MATRIX_PYTHON the Python 3.12 interpreter's directory (default: pyenv's 3.12 if there, else PATH)
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+default_envs="sanity-py3.12-2.17 unit-py3.12-2.17 integration-py3.12-2.17
+unit-py3.12-2.18 integration-py3.12-2.18
+unit-py3.12-2.19 integration-py3.12-2.19
+unit-py3.12-2.20 integration-py3.12-2.20
+sanity-py3.12-2.21 unit-py3.12-2.21 integration-py3.12-2.21"
+envs="${MATRIX_ENVS:-$default_envs}"
+py312="${MATRIX_PYTHON:-}"
+if [ -z "$py312" ]; then
+  for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin; do [ -x "$candidate/python3.12" ] && py312="$candidate"; done
+fi
+[ -z "$py312" ] || export PATH="$py312:$PATH"
+command -v python3.12 >/dev/null || { echo "matrix: no python3.12 (set MATRIX_PYTHON)" >&2; exit 1; }
+export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$HOME/.cache/pip}"
+failed=0
+results=()
+for env in $envs; do
+  start=$(date +%s)
+  if tox --ansible -c tox-ansible.ini -e "$env"; then status=passed; else status=FAILED; failed=1; fi
+  results+=("$(printf '%-28s %-7s %5ss' "$env" "$status" "$(( $(date +%s) - start ))")")
+done
+printf '\n=== matrix\n'
+printf '%s\n' "${results[@]}"
+exit "$failed"

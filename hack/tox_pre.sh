@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# tox-ansible.ini's commands_pre: tox-ansible's own preparation of an environment, with ansible-core from the package
+# index. tox-ansible runs `ade install --acv stable-<X.Y>`, which downloads the stable-<X.Y> branch archive from
+# GitHub; CI reaches only the package index, so the newest ansible-core <X.Y>.* release is installed from there
+# first and ade (ansible-dev-environment, as tox-ansible calls it) then installs the collection next to it without
+# touching ansible-core - editable for unit and integration, built from the tarball's content for sanity, which
+# also gets the `git init` tox-ansible does (ansible/ansible#68499).
+#
+# usage: tox_pre.sh ENV_NAME ENV_DIR      (ENV_NAME as tox-ansible names it: <type>-py<X.Y>-<core X.Y>)
+set -euo pipefail
+env_name="$1" env_dir="$2"
+IFS=- read -r kind py core <<<"$env_name"
+py="${py#py}"
+case "$core" in
+  [0-9]*.[0-9]*) ;;
+  *) echo "tox_pre.sh: $env_name: the ansible-core factor must be a release (X.Y) here" >&2; exit 2 ;;
+esac
+next="${core%%.*}.$(( ${core#*.} + 1 ))"
+"$env_dir/bin/python" -m pip install --quiet "ansible-core>=$core,<$next"
+"$env_dir/bin/ansible" --version | head -1
+editable=(-e)
+[ "$kind" = sanity ] && editable=()
+set +e
+"$env_dir/bin/ade" install "${editable[@]}" --venv "$env_dir" --no-seed --im none .
+rc=$?
+set -e
+# ade exits 2 for warnings (tox-ansible accepts it too).
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then exit "$rc"; fi
+installed="$env_dir/lib/python$py/site-packages/ansible_collections/mailops/exchange"
+if [ "$kind" = sanity ]; then
+  (cd "$installed" && git init -q -b main . 2>/dev/null || git init -q .)
+fi
