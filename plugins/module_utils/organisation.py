@@ -372,7 +372,9 @@ def _send_connector(checker, connector, servers):
 def _certificate(checker, certificate, plan):
     path = "mailops_certificate"
     certificate = checker.mapping(path, certificate, CERTIFICATE_KEYS)
-    result = dict((k, v) for k, v in certificate.items() if k in CERTIFICATE_KEYS)
+    # The PFX password stays out of the model: the model is a fact, and facts are shown in verbose output and in an
+    # AWX job's events. The certificate role reads it from mailops_certificate (a vaulted variable) itself.
+    result = dict((k, v) for k, v in certificate.items() if k in CERTIFICATE_KEYS and k != "pfx_password")
     if not certificate:
         return result
     has_pfx = certificate.get("pfx_path") not in (None, "")
