@@ -48,7 +48,7 @@ cd "$ROOT"
 
 PYTHON="${CHECK_PYTHON:-$(command -v python3.11 || command -v python3)}"
 VENV="${CHECK_VENV:-$ROOT/.venv-check}"
-STEPS="${CHECK_STEPS:-build install galaxy sanity units lint docs changelog ee lab}"
+STEPS="${CHECK_STEPS:-build install galaxy sanity units integration lint docs changelog ee lab}"
 # The `ansible` package that carries the awx.awx collection used to lint awx/configure.yml (awx.awx 24.6.1).
 AWX_FROM_PACKAGE="ansible==12.3.0"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/mailops-exchange-check"
