@@ -24,9 +24,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import re
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib
 
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import (
@@ -63,20 +64,45 @@ def _refuse_in_value(path, value, option, free_text):
             _refuse_in_value("%s.%s" % (path, key), item, {}, free_text)
 
 
-__all__ = ["ExchangeModule", "ExchangeCommandError", "ExchangeConnectionError", "ExchangeError"]
+#: How Exchange refuses a create whose object exists: the Active Directory write fails with
+#: ADObjectAlreadyExistsException ("Active Directory operation failed on <DC>. The object '<DN>' already exists.");
+#: remote PowerShell puts the exception's name in the error id (``[FailureCategory=Cmdlet-ADObjectAlreadyExistsException]``),
+#: the message is the fallback for hosts that do not (it is localised on non-English servers).
+ALREADY_EXISTS_ID = "alreadyexistsexception"
+ALREADY_EXISTS_MESSAGE = re.compile(r"The object '.+' already exists\.\s*$", re.S)
+
+
+def lost_create_race(exc, commands):
+    """True when ``exc`` (an :class:`ExchangeCommandError` of the batch ``commands``) is a create (``New-*``) that
+    Exchange refused because the object already exists - another run created it after this one read."""
+    if not isinstance(exc, ExchangeCommandError) or not exc.command or exc.command not in commands:
+        return False
+    if not exc.command.lstrip().lower().startswith("new-"):
+        return False
+    return (ALREADY_EXISTS_ID in (exc.error_id or "").lower()
+            or bool(ALREADY_EXISTS_MESSAGE.search(exc.message or "")))
+
+
+__all__ = ["ExchangeModule", "ExchangeCommandError", "ExchangeConnectionError", "ExchangeError", "lost_create_race"]
 
 
 class ExchangeModule(object):
     """Wraps AnsibleModule: connection options merged in, check mode always supported."""
 
+    #: What stands for AnsibleModule: None is AnsibleModule itself; the action plugins set an in-process stand-in
+    #: (plugin_utils/in_process.py) while they run a module inside Ansible's worker.
+    ansible_module_factory = None
+
     def __init__(self, argument_spec, session_factory=None, free_text=(), **ansible_module_kwargs):
         spec = copy.deepcopy(CONNECTION_ARGUMENT_SPEC)
         spec.update(argument_spec or {})
         ansible_module_kwargs["supports_check_mode"] = True
-        self.ansible = AnsibleModule(argument_spec=spec, **ansible_module_kwargs)
+        factory = type(self).ansible_module_factory or AnsibleModule
+        self.ansible = factory(argument_spec=spec, **ansible_module_kwargs)
         self.params = self.ansible.params
         self.check_mode = self.ansible.check_mode
         self.commands = []
+        self.conflicts = []
         self._session = None
         # Names, host names, domains, URLs and templates are one line: a control character in any option (but the
         # module's free-text ones, e.g. a comment, and secrets) is refused here, before anything reaches Exchange.
@@ -95,6 +121,13 @@ class ExchangeModule(object):
             self._warn_insecure()
 
     # -- properties -------------------------------------------------------------------------------------
+
+    def given_params(self):
+        """The options as the task wrote them - before defaults and sub-option defaults (absent keys stay absent)."""
+        raw = getattr(self.ansible, "raw_params", None)
+        if raw is not None:
+            return raw
+        return _load_params()  # the documented way for a module to read them
 
     @property
     def diff_mode(self):
@@ -151,29 +184,62 @@ class ExchangeModule(object):
         try:
             self.session.execute(commands)
         except ExchangeCommandError as exc:
-            # The batch stops at the first failure: say which commands ran, which failed, which did not run.
-            extra = {}
-            msg = str(exc)
-            if exc.command and exc.command in commands:
-                index = commands.index(exc.command)
-                extra.update(failed_command=exc.command, applied_commands=commands[:index],
-                             skipped_commands=commands[index + 1:])
-                if index:
-                    msg += " (%d earlier command(s) of this task were applied, see applied_commands; " \
-                           "run the task again once the cause is fixed)" % index
-            elif exc.command:
-                extra["failed_command"] = exc.command
-            self.fail(msg, **extra)
+            self._fail_command(exc, commands)
         except ExchangeError as exc:
             # The connection or the output failed after the commands were sent: they may or may not have run.
             self._fail_unconfirmed(exc, commands)
         except ValueError as exc:
             self.fail(str(exc))
 
+    def converge(self, read, plan):
+        """Read, plan and apply - and converge when another run created the same object meanwhile.
+
+        ``read()`` returns the current state (e.g. ``lambda: module.query(READ_SCRIPT)``); ``plan(current)`` returns
+        a tuple whose first element is the list of command lines (the rest - before, after, ... - is the module's).
+        Organisation-wide objects are written by every run that configures the organisation: two runs started
+        together, or the slices of a sliced AWX job, read "absent" and both create. When the batch fails because a
+        create (``New-*``) met Exchange's duplicate error (:func:`lost_create_race`), this run's create never
+        happened; the object is read back and the plan made again from what is there, and what is still needed (none
+        when the other run wrote the same) is applied - once: another failure fails as :meth:`apply` does.
+
+        Returns ``plan``'s tuple with the first element replaced by every command line this task ran (or, in check
+        mode, would run), so ``changed`` stays ``bool(commands)``. The conflict is in the task's warnings and in the
+        result's ``conflicts`` (the failed command and Exchange's message).
+        """
+        planned = tuple(plan(read()))
+        commands = [c for c in (planned[0] or []) if c]
+        if not commands or self.check_mode:
+            self.commands.extend(commands)
+            return planned
+        try:
+            self.session.execute(commands)
+        except ExchangeCommandError as exc:
+            if not lost_create_race(exc, commands):
+                self.commands.extend(commands)
+                self._fail_command(exc, commands)
+            ran = commands[:commands.index(exc.command)]
+            self.commands.extend(ran)
+            self.conflicts.append({"command": exc.command, "message": exc.message})
+            self.ansible.warn("%s: another run created it meanwhile (%s); read back and converged from what is there"
+                              % (describe_commands([exc.command]), exc.message))
+            planned = tuple(plan(read()))
+            again = [c for c in (planned[0] or []) if c]
+            self.apply(again)
+            return (ran + again,) + planned[1:]
+        except ExchangeError as exc:
+            self.commands.extend(commands)
+            self._fail_unconfirmed(exc, commands)
+        except ValueError as exc:
+            self.fail(str(exc))
+        self.commands.extend(commands)
+        return planned
+
     def exit(self, changed, before=None, after=None, **result):
         """exit_json with ``changed``, ``commands``, ``diff`` (when diff mode is on) and the result keys."""
         result["changed"] = bool(changed)
         result["commands"] = list(self.commands)
+        if self.conflicts:
+            result["conflicts"] = list(self.conflicts)
         if self.diff_mode:
             result["diff"] = {"before": before if before is not None else {},
                               "after": after if after is not None else {}}
@@ -205,6 +271,23 @@ class ExchangeModule(object):
             session.close()
 
     # -- helpers ------------------------------------------------------------------------------------------
+
+    def _fail_command(self, exc, commands):
+        # The batch stops at the first failure: say which commands ran, which failed, which did not run.
+        extra = {}
+        msg = str(exc)
+        if exc.command and exc.command in commands:
+            index = commands.index(exc.command)
+            extra.update(failed_command=exc.command, applied_commands=commands[:index],
+                         skipped_commands=commands[index + 1:])
+            if index:
+                msg += " (%d earlier command(s) of this task were applied, see applied_commands; " \
+                       "run the task again once the cause is fixed)" % index
+        elif exc.command:
+            extra["failed_command"] = exc.command
+        if self.conflicts:
+            extra["conflicts"] = list(self.conflicts)
+        self.fail(msg, **extra)
 
     def _fail_unconfirmed(self, exc, commands):
         # The cmdlet and the object, never the script: it may be long, and carry values marked no_log.

@@ -234,11 +234,12 @@ def main():
 
     def run(module):
         validate(module.params)
-        domains = module.query(READ_SCRIPT)
-        if isinstance(domains, dict):  # one element, if a host ever unrolls the array
-            domains = [domains]
-        commands, before, after = plan(module.params, domains)
-        module.apply(commands)
+        def read():
+            domains = module.query(READ_SCRIPT)
+            return [domains] if isinstance(domains, dict) else domains  # one element, if a host unrolls the array
+
+        # Organisation-wide: another run may create the same domain between the read and the write.
+        commands, before, after = module.converge(read, lambda domains: plan(module.params, domains))
         module.exit(changed=bool(commands), before=before, after=after,
                     accepted_domain=after if after.get("state") == "present" else {})
 

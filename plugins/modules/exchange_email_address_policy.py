@@ -268,10 +268,10 @@ def main():
 
     def run(module):
         validate(module.params)
-        read = module.query(READ_SCRIPT)
         assumed = module.params.get("check_mode_accepted_domains") if module.check_mode else None
-        commands, before, after, domains = plan(module.params, read, assumed)
-        module.apply(commands)
+        # Organisation-wide: another run may create the same policy between the read and the write.
+        commands, before, after, domains = module.converge(lambda: module.query(READ_SCRIPT),
+                                                           lambda read: plan(module.params, read, assumed))
         diff_after = dict(after)
         diff_after.pop("applied", None)
         module.exit(changed=bool(commands), before=before, after=diff_after, email_address_policy=after,

@@ -243,9 +243,9 @@ def plan(params, answer):
 
 def run(module):
     validate(module.params)
-    answer = module.query(READ_SCRIPT)
-    commands, before, after = plan(module.params, answer)
-    module.apply(commands)
+    # Organisation-wide (run once per play - per slice in a sliced job): converge when another run wrote meanwhile.
+    commands, before, after = module.converge(lambda: module.query(READ_SCRIPT),
+                                              lambda answer: plan(module.params, answer))
     module.exit(changed=bool(commands), before={"offline_address_books": before},
                 after={"offline_address_books": after}, offline_address_books=after)
 

@@ -543,9 +543,9 @@ def main():
 
     def run(module):
         validate(module.params)
-        read = module.query(read_script(module.params))
-        commands, before, after = plan(module.params, read)
-        module.apply(commands)
+        # Two runs on the same server (two jobs started together) may create the same connector.
+        commands, before, after = module.converge(lambda: module.query(read_script(module.params)),
+                                                  lambda read: plan(module.params, read))
         module.exit(changed=bool(commands), before=before, after=after,
                     receive_connector=after if after.get("state") == "present" else {})
 

@@ -428,9 +428,9 @@ def main():
 
     def run(module):
         validate(module.params)
-        read = module.query(READ_SCRIPT)
-        commands, before, after = plan(module.params, read)
-        module.apply(commands)
+        # Organisation-wide: another run may create the same connector between the read and the write.
+        commands, before, after = module.converge(lambda: module.query(READ_SCRIPT),
+                                                  lambda read: plan(module.params, read))
         module.exit(changed=bool(commands), before=before, after=after,
                     send_connector=after if after.get("state") == "present" else {})
 

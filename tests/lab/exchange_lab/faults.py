@@ -15,7 +15,10 @@
       "cmdlet_failures": [            # a named cmdlet fails for a named identity (fnmatch pattern, any if omitted)
         {"cmdlet": "Set-OwaVirtualDirectory", "identity": "EX01\\\\owa*", "message": "An IIS error occurred."}
       ],
-      "corrupt_output": 1             # the next script's stdout is replaced by text that is not JSON
+      "corrupt_output": 1,            # the next script's stdout is replaced by text that is not JSON
+      "cmdlet_delays": [              # a named cmdlet (fnmatch identity as above) answers this long after it ran,
+        {"cmdlet": "Get-SendConnector", "seconds": 2}   # outside the organisation lock: other sessions' cmdlets
+      ]                               # run meanwhile (a slow domain controller; widens a read-then-write window)
     }
 
 Counted faults ("the next N") are consumed as they fire and the file is rewritten with what is left, so a test
@@ -43,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "shell_quota": 5,
     "cmdlet_failures": [],
     "corrupt_output": 0,
+    "cmdlet_delays": [],
 }
 COUNTED = ("receive_timeouts", "unauthorized", "drop_connections", "expire_shells", "corrupt_output")
 REALISTIC = {"ps_start_latency": 0.5, "exchange_load_latency": 4.0}
@@ -111,6 +115,16 @@ class Faults:
         if seconds > 0:
             time.sleep(seconds)
         return seconds
+
+    def cmdlet_delay(self, cmdlet: str, identity: str | None) -> float:
+        """The seconds ``cmdlet`` on ``identity`` answers late (the first matching rule), else 0."""
+        for rule in self.get("cmdlet_delays"):
+            if rule.get("cmdlet", "").casefold() != cmdlet.casefold():
+                continue
+            pattern = rule.get("identity")
+            if pattern is None or (identity is not None and fnmatch.fnmatchcase(identity.casefold(), pattern.casefold())):
+                return float(rule.get("seconds") or 0)
+        return 0.0
 
     def cmdlet_failure(self, cmdlet: str, identity: str | None) -> str | None:
         """The injected error message when ``cmdlet`` on ``identity`` is set to fail, else None."""

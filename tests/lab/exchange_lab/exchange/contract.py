@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,10 +116,15 @@ class ExchangeCommand:
         injected = call.ctx.lab.faults.cmdlet_failure(self.name, identity_str) if getattr(call.ctx, "lab", None) else None
         if injected:
             raise exchange_error(call, injected, "InvalidOperation", target=identity_str)
-        with self.org.lock:
-            output = self.function(call)
-            if not self.name.startswith("Get-") and not call.get("WhatIf"):
-                self.org.save()
+        delay = call.ctx.lab.faults.cmdlet_delay(self.name, identity_str) if getattr(call.ctx, "lab", None) else 0.0
+        try:
+            with self.org.lock:
+                output = self.function(call)
+                if not self.name.startswith("Get-") and not call.get("WhatIf"):
+                    self.org.save()
+        finally:
+            if delay > 0:  # the answer (or the error) arrives late, outside the lock: other sessions' cmdlets run
+                time.sleep(delay)
         return list(output or [])
 
 
