@@ -21,6 +21,9 @@ fi
 [ -z "$py312" ] || export PATH="$py312:$PATH"
 command -v python3.12 >/dev/null || { echo "matrix: no python3.12 (set MATRIX_PYTHON)" >&2; exit 1; }
 export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$HOME/.cache/pip}"
+# The lab (tests/lab) is test infrastructure, not the collection: it runs on the check's venv whatever ansible-core
+# the environment under test has.
+export LAB_PYTHON="${LAB_PYTHON:-$ROOT/.venv-check/bin/python}"
 failed=0
 results=()
 for env in $envs; do

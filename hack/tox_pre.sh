@@ -3,8 +3,8 @@
 # index. tox-ansible runs `ade install --acv stable-<X.Y>`, which downloads the stable-<X.Y> branch archive from
 # GitHub; CI reaches only the package index, so the newest ansible-core <X.Y>.* release is installed from there
 # first and ade (ansible-dev-environment, as tox-ansible calls it) then installs the collection next to it without
-# touching ansible-core - editable for unit and integration, built from the tarball's content for sanity, which
-# also gets the `git init` tox-ansible does (ansible/ansible#68499).
+# touching ansible-core - editable for unit, built from the tarball's content for sanity and integration, which
+# also get the `git init` tox-ansible does for sanity (ansible/ansible#68499).
 #
 # usage: tox_pre.sh ENV_NAME ENV_DIR      (ENV_NAME as tox-ansible names it: <type>-py<X.Y>-<core X.Y>)
 set -euo pipefail
@@ -19,7 +19,9 @@ next="${core%%.*}.$(( ${core#*.} + 1 ))"
 "$env_dir/bin/python" -m pip install --quiet "ansible-core>=$core,<$next"
 "$env_dir/bin/ansible" --version | head -1
 editable=(-e)
-[ "$kind" = sanity ] && editable=()
+# ansible-test does not follow ade's per-entry symlinks (an editable install): sanity and integration get the
+# collection built from the tarball's content.
+[ "$kind" = unit ] || editable=()
 set +e
 "$env_dir/bin/ade" install "${editable[@]}" --venv "$env_dir" --no-seed --im none .
 rc=$?
@@ -27,6 +29,8 @@ set -e
 # ade exits 2 for warnings (tox-ansible accepts it too).
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then exit "$rc"; fi
 installed="$env_dir/lib/python$py/site-packages/ansible_collections/mailops/exchange"
-if [ "$kind" = sanity ]; then
+# ansible-test lists a collection's files with git when it sits inside a git work tree - here the repository's
+# .tox/, which .gitignore hides - so it would see no file at all (ansible/ansible#68499): a repository of its own.
+if [ "$kind" != unit ]; then
   (cd "$installed" && git init -q -b main . 2>/dev/null || git init -q .)
 fi
