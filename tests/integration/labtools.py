@@ -54,7 +54,7 @@ def _lab_env() -> dict:
 class Lab:
     """One running lab (one Exchange version) and the helpers tests use."""
 
-    def __init__(self, version: str, state_dir: Path):
+    def __init__(self, version: str, state_dir: Path, servers: tuple = ("EX01", "EX02")):
         self.version = version
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -62,7 +62,7 @@ class Lab:
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "exchange_lab", "serve", "--state", str(self.state_dir), "--version", version,
-             "--servers", "EX01,EX02", "--domain", "corp.contoso.com", "--base-port", "0"],
+             "--servers", ",".join(servers), "--domain", "corp.contoso.com", "--base-port", "0"],
             env=_lab_env(), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(REPO),
         )
         self.endpoints = self._wait_for_endpoints()
