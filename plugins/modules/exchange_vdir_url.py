@@ -320,9 +320,6 @@ diff:
   type: dict
 '''
 
-# Ansible fills suboptions the user left out with None; the raw arguments tell "absent" (leave alone) from
-# null (clear). _load_params is the documented way for a module to read them.
-from ansible.module_utils.basic import _load_params
 
 from ansible_collections.mailops.exchange.plugins.module_utils import vdir_plan
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_module import ExchangeModule
@@ -356,7 +353,9 @@ def requested(params, raw):
 
 
 def run(module):
-    server, web_site, urls, outlook_anywhere, uri, mapi_iis = validate(requested(module.params, _load_params()))
+    # Ansible fills suboptions the user left out with None; the options as written tell "absent" (leave alone) from
+    # null (clear).
+    server, web_site, urls, outlook_anywhere, uri, mapi_iis = validate(requested(module.params, module.given_params()))
     for warning in vdir_plan.path_warnings(urls):
         module.ansible.warn(warning)
     answer = module.query(ps_script(vdir_plan.READ_SCRIPT, server=server))

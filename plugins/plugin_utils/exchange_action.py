@@ -25,9 +25,11 @@ __metaclass__ = type
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
+from ansible.vars.clean import remove_internal_keys
 
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import ExchangeError
 from ansible_collections.mailops.exchange.plugins.module_utils.persistent_session import hold_secret
+from ansible_collections.mailops.exchange.plugins.plugin_utils.in_process import run_module
 
 #: The collection's connection (its plugin's ``transport``).
 CONNECTION = "mailops.exchange.exchange"
@@ -72,6 +74,9 @@ class ExchangeActionModule(ActionBase):
         result = super(ExchangeActionModule, self).run(tmp, task_vars)
         del tmp
         wrap_async = self._task.async_val and not self._connection.has_native_async
+        if over_the_connection(self._connection) and not self._task.async_val:
+            # Inside this worker: no AnsiballZ, no new Python process (plugin_utils/in_process.py).
+            return merge_hash(result, self._run_in_process())
         args = module_arguments(self._task.action, self._task.args, self._connection)
         result = merge_hash(result, self._execute_module(module_args=args, task_vars=task_vars,
                                                          wrap_async=wrap_async))
@@ -82,3 +87,17 @@ class ExchangeActionModule(ActionBase):
         if not wrap_async:
             self._remove_tmp_path(self._connection._shell.tmpdir)
         return result
+
+    def _run_in_process(self):
+        """The module's result, run in this process against the host's session broker."""
+        args = dict(self._task.args)
+        for option in CONNECTION_SECRETS:  # the broker holds them; the module ignores them over the connection
+            args.pop(option, None)
+        socket_path = self._connection.socket_path  # starts the host's broker if it does not run yet
+        # The strategy resets (ends) the brokers whose socket it saw in a task's arguments at the end of the play.
+        self._task.args["_ansible_socket"] = socket_path
+        name = (getattr(self._task, "resolved_action", None) or self._task.action).rpartition(".")[2]
+        data = run_module(name, args, check_mode=self._task.check_mode, diff=self._task.diff,
+                          socket_path=socket_path)
+        remove_internal_keys(data)
+        return data
