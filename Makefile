@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 COLLECTION_LINK := .collections/ansible_collections/mailops/exchange
 PYTEST_ARGS ?=
 
-.PHONY: test unit lab-tests integration demo bench molecule check venv system-deps clean
+.PHONY: test unit lab-tests integration demo bench molecule check matrix integration-targets venv system-deps clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,3 +53,12 @@ bench: venv system-deps
 # installed tarball's site playbook against a lab. Uses its own venv (.venv-check).
 check: system-deps
 	./hack/check.sh
+
+# The ansible-test integration targets (tests/integration/targets) against a fresh lab, on the check's venv.
+integration-targets: system-deps
+	CHECK_STEPS="build integration" ./hack/check.sh
+
+# The support matrix (issue 14): tox-ansible over every ansible-core minor from 2.17 to the newest, on Python 3.12;
+# MATRIX_ENVS chooses the environments (hack/matrix.sh).
+matrix: system-deps
+	CHECK_STEPS="build matrix" ./hack/check.sh

@@ -34,3 +34,13 @@ installed="$env_dir/lib/python$py/site-packages/ansible_collections/mailops/exch
 if [ "$kind" != unit ]; then
   (cd "$installed" && git init -q -b main . 2>/dev/null || git init -q .)
 fi
+# ansible-test bootstraps pip in the virtual environments it makes for sanity tests with a script it downloads from
+# outside the package index; hack/ansible_test_get_pip.py stands in for it (as in hack/check.sh), in this
+# environment's own HOME (tox-ansible.ini).
+if [ "$kind" = sanity ]; then
+  pip_version="$("$env_dir/bin/python" -c 'import sys, types
+from ansible_test._internal.python_requirements import get_venv_packages
+print(get_venv_packages(types.SimpleNamespace(version="%d.%d" % sys.version_info[:2]))["pip"])')"
+  mkdir -p "$HOME/.ansible/test/cache"
+  cp hack/ansible_test_get_pip.py "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+fi
