@@ -67,20 +67,37 @@ def _refuse_in_value(path, value, option, free_text):
 #: How Exchange refuses a create whose object exists: the Active Directory write fails with
 #: ADObjectAlreadyExistsException ("Active Directory operation failed on <DC>. The object '<DN>' already exists.");
 #: remote PowerShell puts the exception's name in the error id (``[FailureCategory=Cmdlet-ADObjectAlreadyExistsException]``),
-#: the message is the fallback for hosts that do not (it is localised on non-English servers).
+#: the message is the fallback for hosts that do not (it is localised on non-English servers). Importing a
+#: certificate that is in the server's store already is refused with "The certificate with thumbprint <X> already
+#: exists in the certificate store." (wrapped in "A special Rpc error occurs on server <S>: ...").
 ALREADY_EXISTS_ID = "alreadyexistsexception"
-ALREADY_EXISTS_MESSAGE = re.compile(r"The object '.+' already exists\.\s*$", re.S)
+ALREADY_EXISTS_MESSAGE = re.compile(r"The object '.+' already exists\.\s*$"
+                                    r"|The certificate with thumbprint \w+ already exists in the certificate store", re.S)
+CREATE_VERBS = ("new-", "import-")
 
 
-def lost_create_race(exc, commands):
-    """True when ``exc`` (an :class:`ExchangeCommandError` of the batch ``commands``) is a create (``New-*``) that
-    Exchange refused because the object already exists - another run created it after this one read."""
-    if not isinstance(exc, ExchangeCommandError) or not exc.command or exc.command not in commands:
+def lost_create_race(exc, commands=None):
+    """True when ``exc`` (an :class:`ExchangeCommandError`; of the batch ``commands`` when given) is a create
+    (``New-*``, ``Import-*``) that Exchange refused because the object already exists - another run created it after
+    this one read."""
+    if not isinstance(exc, ExchangeCommandError):
         return False
-    if not exc.command.lstrip().lower().startswith("new-"):
+    if commands is not None and (not exc.command or exc.command not in commands):
+        return False
+    cmdlet = (exc.command or "").strip().split(" ", 1)[0] or exc.cmdlet or ""
+    if not cmdlet.lower().startswith(CREATE_VERBS):
         return False
     return (ALREADY_EXISTS_ID in (exc.error_id or "").lower()
             or bool(ALREADY_EXISTS_MESSAGE.search(exc.message or "")))
+
+
+class _LostCreateRace(Exception):
+    """Ends a module's first attempt in :meth:`ExchangeModule.run`, which reads and plans again (internal)."""
+
+    def __init__(self, error, ran):
+        super(_LostCreateRace, self).__init__(str(error))
+        self.error = error
+        self.ran = list(ran)
 
 
 __all__ = ["ExchangeModule", "ExchangeCommandError", "ExchangeConnectionError", "ExchangeError", "lost_create_race"]
@@ -103,6 +120,8 @@ class ExchangeModule(object):
         self.check_mode = self.ansible.check_mode
         self.commands = []
         self.conflicts = []
+        self._retry_lost_race = False  # True during run()'s first attempt
+        self._ran_before_race = []
         self._session = None
         # Names, host names, domains, URLs and templates are one line: a control character in any option (but the
         # module's free-text ones, e.g. a comment, and secrets) is refused here, before anything reaches Exchange.
@@ -165,6 +184,7 @@ class ExchangeModule(object):
         try:
             return self.session.query(script, writes=True)
         except ExchangeCommandError as exc:
+            self._end_attempt_if_lost_race(exc, None)
             extra = {"failed_command": exc.command} if exc.command else {}
             self.fail(str(exc), **extra)
         except ExchangeConnectionError as exc:
@@ -184,6 +204,7 @@ class ExchangeModule(object):
         try:
             self.session.execute(commands)
         except ExchangeCommandError as exc:
+            self._end_attempt_if_lost_race(exc, commands)
             self._fail_command(exc, commands)
         except ExchangeError as exc:
             # The connection or the output failed after the commands were sent: they may or may not have run.
@@ -192,51 +213,25 @@ class ExchangeModule(object):
             self.fail(str(exc))
 
     def converge(self, read, plan):
-        """Read, plan and apply - and converge when another run created the same object meanwhile.
+        """Read, plan and apply: ``plan(read())`` returns a tuple whose first element is the command lines (the rest
+        is the module's: before, after, ...); the lines are applied and the tuple returned.
 
-        ``read()`` returns the current state (e.g. ``lambda: module.query(READ_SCRIPT)``); ``plan(current)`` returns
-        a tuple whose first element is the list of command lines (the rest - before, after, ... - is the module's).
         Organisation-wide objects are written by every run that configures the organisation: two runs started
-        together, or the slices of a sliced AWX job, read "absent" and both create. When the batch fails because a
-        create (``New-*``) met Exchange's duplicate error (:func:`lost_create_race`), this run's create never
-        happened; the object is read back and the plan made again from what is there, and what is still needed (none
-        when the other run wrote the same) is applied - once: another failure fails as :meth:`apply` does.
-
-        Returns ``plan``'s tuple with the first element replaced by every command line this task ran (or, in check
-        mode, would run), so ``changed`` stays ``bool(commands)``. The conflict is in the task's warnings and in the
-        result's ``conflicts`` (the failed command and Exchange's message).
+        together, or the slices of a sliced AWX job, read "absent" and both create. Every write of a module (this,
+        :meth:`apply`, :meth:`write_and_read`) goes through the same rule, in :meth:`run`: when a create (``New-*``,
+        ``Import-*``) meets Exchange's duplicate error (:func:`lost_create_race`), this run's create never happened;
+        the module's ``main`` runs again - read back, planned again from what is there, what is still needed applied
+        (nothing when the other run wrote the same) - once: another failure fails. The conflict is in the task's
+        warnings and in the result's ``conflicts`` (the failed command and Exchange's message).
         """
         planned = tuple(plan(read()))
-        commands = [c for c in (planned[0] or []) if c]
-        if not commands or self.check_mode:
-            self.commands.extend(commands)
-            return planned
-        try:
-            self.session.execute(commands)
-        except ExchangeCommandError as exc:
-            if not lost_create_race(exc, commands):
-                self.commands.extend(commands)
-                self._fail_command(exc, commands)
-            ran = commands[:commands.index(exc.command)]
-            self.commands.extend(ran)
-            self.conflicts.append({"command": exc.command, "message": exc.message})
-            self.ansible.warn("%s: another run created it meanwhile (%s); read back and converged from what is there"
-                              % (describe_commands([exc.command]), exc.message))
-            planned = tuple(plan(read()))
-            again = [c for c in (planned[0] or []) if c]
-            self.apply(again)
-            return (ran + again,) + planned[1:]
-        except ExchangeError as exc:
-            self.commands.extend(commands)
-            self._fail_unconfirmed(exc, commands)
-        except ValueError as exc:
-            self.fail(str(exc))
-        self.commands.extend(commands)
+        self.apply(planned[0])
         return planned
 
     def exit(self, changed, before=None, after=None, **result):
         """exit_json with ``changed``, ``commands``, ``diff`` (when diff mode is on) and the result keys."""
-        result["changed"] = bool(changed)
+        # Commands of a first attempt that ran before its create lost a race are changes too.
+        result["changed"] = bool(changed) or bool(self._ran_before_race)
         result["commands"] = list(self.commands)
         if self.conflicts:
             result["conflicts"] = list(self.conflicts)
@@ -252,9 +247,24 @@ class ExchangeModule(object):
         self.ansible.fail_json(msg=msg, **kwargs)
 
     def run(self, main):
-        """Call ``main(self)`` turning validation errors and Exchange errors into clean failures."""
+        """Call ``main(self)`` turning validation errors and Exchange errors into clean failures.
+
+        When a create of ``main`` lost a race (:meth:`converge`), ``main`` runs once more: it reads what the other
+        run created and plans from there."""
         try:
-            main(self)
+            self._retry_lost_race = True
+            try:
+                main(self)
+            except _LostCreateRace as race:
+                self._retry_lost_race = False
+                exc = race.error
+                self.commands = list(race.ran)
+                self._ran_before_race = list(race.ran)
+                self.conflicts.append({"command": exc.command or exc.cmdlet, "message": exc.message})
+                self.ansible.warn("%s: another run created it meanwhile (%s); read back and converged from what "
+                                  "is there" % (describe_commands([exc.command]) if exc.command else exc.cmdlet,
+                                                exc.message))
+                main(self)
         except (ExchangeError, ValueError) as exc:
             self.fail(str(exc))
         except Exception as exc:  # a bug: still one clear message, the traceback only in 'exception'
@@ -271,6 +281,12 @@ class ExchangeModule(object):
             session.close()
 
     # -- helpers ------------------------------------------------------------------------------------------
+
+    def _end_attempt_if_lost_race(self, exc, commands):
+        """During run()'s first attempt, a create that lost a race ends the attempt (run() reads and plans again)."""
+        if self._retry_lost_race and lost_create_race(exc, commands):
+            ran = commands[:commands.index(exc.command)] if commands and exc.command in commands else []
+            raise _LostCreateRace(exc, ran)
 
     def _fail_command(self, exc, commands):
         # The batch stops at the first failure: say which commands ran, which failed, which did not run.

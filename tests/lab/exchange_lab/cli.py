@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -111,12 +112,25 @@ def sign_csr(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         print(f"error: cannot read a PEM certificate request from {args.csr}: {error}", file=sys.stderr)
         return 2
+    # A CA answers a request once: when --out already holds a certificate for this request's key (another run had
+    # the request signed first), it is kept - two runs started together import the same answer.
+    public = csr.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    try:
+        answered = x509.load_pem_x509_certificate(args.out.read_bytes())
+        if answered.public_key().public_bytes(serialization.Encoding.DER,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo) == public:
+            return 0
+    except (OSError, ValueError):
+        pass
     try:
         certificate = LabCA(args.state).sign_csr(csr, days=args.days)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    args.out.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    # Whole or not at all (a temporary file renamed over --out): a reader never sees half an answer.
+    temporary = args.out.with_name(f".{args.out.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    os.replace(temporary, args.out)
     return 0
 
 

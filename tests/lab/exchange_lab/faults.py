@@ -18,7 +18,10 @@
       "corrupt_output": 1,            # the next script's stdout is replaced by text that is not JSON
       "cmdlet_delays": [              # a named cmdlet (fnmatch identity as above) answers this long after it ran,
         {"cmdlet": "Get-SendConnector", "seconds": 2}   # outside the organisation lock: other sessions' cmdlets
-      ]                               # run meanwhile (a slow domain controller; widens a read-then-write window)
+      ],                              # run meanwhile (a slow domain controller; widens a read-then-write window)
+      "cmdlet_barriers": [            # the first N calls of a named cmdlet (any session) hold their answers until
+        {"cmdlet": "Get-SendConnector", "parties": 2, "timeout": 30}   # all N have run (or the timeout): N
+      ]                               # concurrent runs all read before any writes; later calls are not held
     }
 
 Counted faults ("the next N") are consumed as they fire and the file is rewritten with what is left, so a test
@@ -47,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "cmdlet_failures": [],
     "corrupt_output": 0,
     "cmdlet_delays": [],
+    "cmdlet_barriers": [],
 }
 COUNTED = ("receive_timeouts", "unauthorized", "drop_connections", "expire_shells", "corrupt_output")
 REALISTIC = {"ps_start_latency": 0.5, "exchange_load_latency": 4.0}
@@ -58,6 +62,7 @@ class Faults:
         self._lock = threading.Lock()
         self._mtime: float | None = None
         self._values = dict(DEFAULTS)
+        self._barriers: dict[tuple, list] = {}  # (cmdlet, parties) -> [threading.Barrier, calls so far]
         if initial is not None:
             self.update(initial)
         elif self.path.exists():
@@ -125,6 +130,20 @@ class Faults:
             if pattern is None or (identity is not None and fnmatch.fnmatchcase(identity.casefold(), pattern.casefold())):
                 return float(rule.get("seconds") or 0)
         return 0.0
+
+    def cmdlet_barrier(self, cmdlet: str) -> tuple[threading.Barrier, float] | None:
+        """(barrier, timeout) when this call of ``cmdlet`` is one of the first ``parties`` of a cmdlet_barriers rule."""
+        for rule in self.get("cmdlet_barriers"):
+            if rule.get("cmdlet", "").casefold() != cmdlet.casefold():
+                continue
+            parties = int(rule.get("parties") or 2)
+            with self._lock:
+                entry = self._barriers.setdefault((cmdlet.casefold(), parties), [threading.Barrier(parties), 0])
+                if entry[1] >= parties:
+                    return None
+                entry[1] += 1
+            return entry[0], float(rule.get("timeout") or 30)
+        return None
 
     def cmdlet_failure(self, cmdlet: str, identity: str | None) -> str | None:
         """The injected error message when ``cmdlet`` on ``identity`` is set to fail, else None."""

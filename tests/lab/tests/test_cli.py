@@ -69,6 +69,24 @@ def test_sign_csr_issues_a_certificate_from_the_lab_ca(tmp_path):
     assert certificate.public_key().public_numbers() == key.public_key().public_numbers()
 
 
+def test_sign_csr_answers_a_request_once_and_replaces_an_answer_for_another_key(tmp_path):
+    """Two runs started together both have the lab CA answer the same request: the second keeps the first answer
+    (both import the same certificate); an answer for another key is replaced, whole (never half a file)."""
+    csr_pem, _key = make_csr(["mail.contoso.com"])
+    (tmp_path / "req.pem").write_bytes(csr_pem)
+    args = ("sign-csr", "--state", str(tmp_path / "state"), "--csr", str(tmp_path / "req.pem"), "--out", str(tmp_path / "cert.pem"))
+    assert run_cli(*args).returncode == 0
+    first = (tmp_path / "cert.pem").read_bytes()
+    assert run_cli(*args).returncode == 0
+    assert (tmp_path / "cert.pem").read_bytes() == first
+    other_pem, other_key = make_csr(["mail.contoso.com"])
+    (tmp_path / "req.pem").write_bytes(other_pem)
+    assert run_cli(*args).returncode == 0
+    replaced = x509.load_pem_x509_certificate((tmp_path / "cert.pem").read_bytes())
+    assert replaced.public_key().public_numbers() == other_key.public_key().public_numbers()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cert.pem", "req.pem", "state"]
+
+
 def test_sign_csr_refuses_what_is_not_a_request(tmp_path):
     (tmp_path / "req.pem").write_text("-----BEGIN CERTIFICATE REQUEST-----\nnot base64\n-----END CERTIFICATE REQUEST-----\n")
     result = run_cli("sign-csr", "--state", str(tmp_path), "--csr", str(tmp_path / "req.pem"), "--out", str(tmp_path / "cert.pem"))

@@ -71,6 +71,32 @@ def test_two_sessions_interleave_and_the_second_create_gets_the_duplicate_error(
     assert listing.std_out.decode().strip() == "1"
 
 
+def test_a_barrier_holds_the_first_reads_until_every_party_has_read(lab_process, tmp_path):
+    """``cmdlet_barriers``: the first two Get-SendConnector answers wait for each other, so two sessions that start
+    apart still both read before either creates - the race is certain, whatever the timing - and later reads are not
+    held."""
+    endpoints = lab_process(state_dir=tmp_path / "lab", servers=("EX01", "EX02"))
+    _set_faults(tmp_path / "lab", cmdlet_barriers=[{"cmdlet": "Get-SendConnector", "parties": 2, "timeout": 30}])
+    results: dict = {}
+
+    def run(server):
+        results[server] = _session(endpoints, server).run_ps(CHECK_THEN_CREATE)
+
+    first = threading.Thread(target=run, args=("EX01",))
+    first.start()
+    time.sleep(2.0)  # EX01 has read and is held; without the barrier it would have created by now
+    assert "EX01" not in results
+    second = threading.Thread(target=run, args=("EX02",))
+    second.start()
+    first.join(60)
+    second.join(60)
+    outputs = sorted(results[server].std_out.decode().strip() for server in ("EX01", "EX02"))
+    assert outputs == ["", "created"], {s: (r.std_out, r.std_err) for s, r in results.items()}
+    started = time.monotonic()
+    listing = _session(endpoints, "EX01").run_ps(SNAPIN + "@(Get-SendConnector).Count")
+    assert listing.std_out.decode().strip() == "1" and time.monotonic() - started < 10
+
+
 @pytest.mark.parametrize("create", [
     ("New-SendConnector", "-Name", "Internet", "-Internet", "-AddressSpaces", "*"),
     ("New-AcceptedDomain", "-Name", "contoso.com", "-DomainName", "contoso.com", "-DomainType", "Authoritative"),

@@ -155,8 +155,16 @@ def test_check_mode_plans_once_and_writes_nothing(monkeypatch):
     ("Set-SendConnector -Identity 'a'", REMOTE_ID, MESSAGE, False),  # only a create can lose a create race
     ("New-SendConnector -Name 'a'", "X,NewSendConnector", "The object is locked.", False),
     (None, REMOTE_ID, MESSAGE, False),
+    # A certificate another run imported first (the CA's answer to the same request), as the lab words it.
+    ("Import-ExchangeCertificate -Server 'EX01' -FileData $x", "X,ImportExchangeCertificate",
+     "A special Rpc error occurs on server EX01: The certificate with thumbprint AC377A3B8F26543C98CD332C8EB36D31ED26A7E1 "
+     "already exists in the certificate store.", True),
+    ("Import-ExchangeCertificate -Server 'EX01' -FileData $x", "X,ImportExchangeCertificate",
+     "A special Rpc error occurs on server EX01: The specified network password is not correct.", False),
 ])
 def test_lost_create_race(command, error_id, message, expected):
     commands = [command] if command else ["New-SendConnector -Name 'b'"]
+    if command is not None:  # a write-and-read script: the batch's lines are not known, the cmdlet is
+        assert lost_create_race(ExchangeCommandError("x", "a", message, command=command, error_id=error_id)) is expected
     exc = ExchangeCommandError("New-SendConnector", "a", message, command=command, error_id=error_id)
     assert lost_create_race(exc, commands) is expected

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,15 +117,23 @@ class ExchangeCommand:
         injected = call.ctx.lab.faults.cmdlet_failure(self.name, identity_str) if getattr(call.ctx, "lab", None) else None
         if injected:
             raise exchange_error(call, injected, "InvalidOperation", target=identity_str)
-        delay = call.ctx.lab.faults.cmdlet_delay(self.name, identity_str) if getattr(call.ctx, "lab", None) else 0.0
+        faults = call.ctx.lab.faults if getattr(call.ctx, "lab", None) else None
+        delay = faults.cmdlet_delay(self.name, identity_str) if faults else 0.0
+        barrier = faults.cmdlet_barrier(self.name) if faults else None
         try:
             with self.org.lock:
                 output = self.function(call)
                 if not self.name.startswith("Get-") and not call.get("WhatIf"):
                     self.org.save()
         finally:
-            if delay > 0:  # the answer (or the error) arrives late, outside the lock: other sessions' cmdlets run
+            # The answer (or the error) arrives late, outside the lock: other sessions' cmdlets run meanwhile.
+            if delay > 0:
                 time.sleep(delay)
+            if barrier is not None:
+                try:
+                    barrier[0].wait(barrier[1])
+                except threading.BrokenBarrierError:  # the other parties never came: answer anyway
+                    pass
         return list(output or [])
 
 
