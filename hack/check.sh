@@ -16,7 +16,8 @@
 #              (tox-ansible.ini, hack/matrix.sh)
 #   lint       ansible-lint --profile production on a copy of the working tree (+ awx/configure.yml syntax check)
 #   docs       antsibull-docs lint-collection-docs (plugin docs and docs/docsite included); roles/*/README.md are
-#              what their argument specs generate (hack/role_readmes.py)
+#              what their argument specs generate (hack/role_readmes.py); the documentation site built as HTML
+#              with antsibull-docs and Sphinx, offline (hack/docsite.sh)
 #   changelog  antsibull-changelog lint; CHANGELOG.rst is what changelogs/changelog.yaml generates
 #   ee         ansible-builder create on execution-environment.yml; the generated context is checked, and the EE's
 #              Python requirements are built here: pywinrm's kerberos and credssp transports reach their libraries
@@ -252,6 +253,7 @@ step_docs() {
   "$PY" hack/role_readmes.py --check
   (cd "$WORK" && ANSIBLE_COLLECTIONS_PATH="$INSTALLED" antsibull-docs lint-collection-docs --plugin-docs \
      "$INSTALLED/ansible_collections/mailops/exchange")
+  bash hack/docsite.sh "$INSTALLED" "$WORK/docsite"
 }
 
 step_changelog() {

@@ -3,8 +3,8 @@
 # index. tox-ansible runs `ade install --acv stable-<X.Y>`, which downloads the stable-<X.Y> branch archive from
 # GitHub; CI reaches only the package index, so the newest ansible-core <X.Y>.* release is installed from there
 # first and ade (ansible-dev-environment, as tox-ansible calls it) then installs the collection next to it without
-# touching ansible-core - editable for unit, built from the tarball's content for sanity and integration, which
-# also get the `git init` tox-ansible does for sanity (ansible/ansible#68499).
+# touching ansible-core, built from the tarball's content, in a git repository of its own as tox-ansible does for
+# sanity (ansible/ansible#68499).
 #
 # usage: tox_pre.sh ENV_NAME ENV_DIR      (ENV_NAME as tox-ansible names it: <type>-py<X.Y>-<core X.Y>)
 set -euo pipefail
@@ -18,12 +18,10 @@ esac
 next="${core%%.*}.$(( ${core#*.} + 1 ))"
 "$env_dir/bin/python" -m pip install --quiet "ansible-core>=$core,<$next"
 "$env_dir/bin/ansible" --version | head -1
-editable=(-e)
-# ansible-test does not follow ade's per-entry symlinks (an editable install): sanity and integration get the
-# collection built from the tarball's content.
-[ "$kind" = unit ] || editable=()
+# Not editable: ansible-test does not follow ade's per-entry symlinks; every kind gets the collection built from the
+# tarball's content (what users install).
 set +e
-"$env_dir/bin/ade" install "${editable[@]}" --venv "$env_dir" --no-seed --im none .
+"$env_dir/bin/ade" install --venv "$env_dir" --no-seed --im none .
 rc=$?
 set -e
 # ade exits 2 for warnings (tox-ansible accepts it too).
@@ -31,9 +29,7 @@ if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then exit "$rc"; fi
 installed="$env_dir/lib/python$py/site-packages/ansible_collections/mailops/exchange"
 # ansible-test lists a collection's files with git when it sits inside a git work tree - here the repository's
 # .tox/, which .gitignore hides - so it would see no file at all (ansible/ansible#68499): a repository of its own.
-if [ "$kind" != unit ]; then
-  (cd "$installed" && git init -q -b main . 2>/dev/null || git init -q .)
-fi
+(cd "$installed" && { git init -q -b main . 2>/dev/null || git init -q .; })
 # ansible-test bootstraps pip in the virtual environments it makes for sanity tests with a script it downloads from
 # outside the package index; hack/ansible_test_get_pip.py stands in for it (as in hack/check.sh), in this
 # environment's own HOME (tox-ansible.ini).
