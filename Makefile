@@ -61,4 +61,4 @@ integration-targets: system-deps
 # The support matrix (issue 14): tox-ansible over every ansible-core minor from 2.17 to the newest, on Python 3.12;
 # MATRIX_ENVS chooses the environments (hack/matrix.sh).
 matrix: system-deps
-	CHECK_STEPS="build matrix" ./hack/check.sh
+	CHECK_STEPS="build matrix" CHECK_MATRIX_ENVS="$(MATRIX_ENVS)" ./hack/check.sh
