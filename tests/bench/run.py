@@ -25,7 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchkit import metrics, reaper, report  # noqa: E402
 from benchkit.lab import REPO  # noqa: E402
-from benchkit.runner import attach_ratios, baseline_scenario, compare_end_states, site_scenarios  # noqa: E402
+from benchkit.runner import (  # noqa: E402
+    attach_ratios, baseline_scenario, compare_end_states, site_scenarios, sliced_scenarios,
+)
 
 
 def _counts(value: str) -> list[int]:
@@ -44,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scale", type=float, default=0.25, help="latency_scale of the realistic model (default 0.25)")
     parser.add_argument("--no-latency", action="store_true", help="no injected latency (the lab's own costs only)")
     parser.add_argument("--version", default="2019", choices=["2013", "2016", "2019"])
-    parser.add_argument("--only", choices=["site", "baseline"], help="run only one kind of scenario")
+    parser.add_argument("--only", choices=["site", "baseline", "sliced"], help="run only one kind of scenario")
+    parser.add_argument("--slices", type=int, default=4,
+                        help="the sliced scenario (an AWX job with job_slice_count): its number of slices, started "
+                             "together, on the largest server count (default 4; 0: none)")
     parser.add_argument("--playbook", default="site.yml")
     parser.add_argument("--work", type=Path, default=REPO / ".lab" / "bench", help="state directories (default .lab/bench)")
     parser.add_argument("--json", type=Path, help="result file (default WORK/results.json)")
@@ -71,12 +76,17 @@ def main(argv: list[str] | None = None) -> int:
     scale = None if args.no_latency else args.scale
     results: list[dict] = []
     for count in args.servers:
-        if args.only != "baseline":
+        if args.only not in ("baseline", "sliced"):
             print(f"== site.yml on {count} server(s), forks {count}", flush=True)
             results.extend(site_scenarios(count, args.work, scale, args.version, not args.no_latency, args.playbook))
-        if args.only != "site":
+        if args.only not in ("site", "sliced"):
             print(f"== per-cmdlet baseline on {count} server(s)", flush=True)
             results.append(baseline_scenario(count, args.work, scale, args.version, not args.no_latency))
+    if args.slices > 1 and (args.only in (None, "sliced")):
+        count = max(args.servers)
+        print(f"== site.yml on {count} servers as {args.slices} slices started together", flush=True)
+        results.extend(sliced_scenarios(count, args.slices, args.work, scale, args.version, not args.no_latency,
+                                        args.playbook))
     attach_ratios(results)
     equivalence = compare_end_states(args.work, results)
     checks = metrics.check_targets(results)

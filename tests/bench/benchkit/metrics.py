@@ -184,6 +184,23 @@ def check_targets(results: list[dict]) -> list[dict]:
             factor = ratio(r.get("wall_s"), one.get("wall_s"))
             add(f"{r['name']}: 20 servers (forks 20) <= 2x the one-server wall time", (factor is not None and factor <= 2.0) if ok else False,
                 f"{_fmt(r.get('wall_s'), 1)} s vs {_fmt(one.get('wall_s'), 1)} s = {_fmt(factor, 2)}x")
+    # The sliced job (issue 16): every slice green on a fresh organisation, the second sliced run writes nothing;
+    # its wall time next to forks = servers on the same number of servers.
+    for r in (r for r in results if r.get("kind") == "sliced"):
+        ok = r.get("rc") == 0
+        if r.get("run") == 1:
+            add(f"{r['name']}: every slice green on a fresh organisation", ok,
+                f"rc={r.get('rc')}, failed tasks: {'; '.join(r.get('failed_tasks') or []) or 'none'}")
+        else:
+            nothing = ok and r.get("changed") == 0 and r.get("state_unchanged") is True
+            add(f"{r['name']}: nothing written", nothing,
+                f"rc={r.get('rc')}, changed module tasks={r.get('changed')}, lab state unchanged={r.get('state_unchanged')}")
+        same = by_name.get(f"site-{r['servers']}-run{r['run']}")
+        if same and same.get("rc") == 0 and ok:
+            add(f"{r['name']}: wall vs forks = {r['servers']} (site-{r['servers']}-run{r['run']})", None,
+                f"{_fmt(r.get('wall_s'), 1)} s vs {_fmt(same.get('wall_s'), 1)} s = "
+                f"{_fmt(ratio(same.get('wall_s'), r.get('wall_s')), 2)}x; controller CPU {_fmt(r.get('cpu_s'), 1)} s vs "
+                f"{_fmt(same.get('cpu_s'), 1)} s")
     return checks
 
 
