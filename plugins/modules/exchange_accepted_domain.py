@@ -234,6 +234,7 @@ def main():
 
     def run(module):
         validate(module.params)
+
         def read():
             domains = module.query(READ_SCRIPT)
             return [domains] if isinstance(domains, dict) else domains  # one element, if a host unrolls the array

@@ -44,7 +44,7 @@ class Organisation(FakeSession):
         super().__init__(lambda script: self.state)
         self.state = state
         self.race = race
-        self.exists = exists  # command line -> True when its object exists now
+        self.exists = exists  # (state, command line) -> True when its object exists now
         self.error_id = error_id
         self.message = message
 
@@ -58,7 +58,7 @@ class Organisation(FakeSession):
     def execute(self, commands):
         self.executed.append(list(commands))
         for line in commands:
-            if line.startswith("New-") and self.exists(line):
+            if line.startswith("New-") and self.exists(self.state, line):
                 raise ExchangeCommandError(line.split(" ", 1)[0], None, self.message, command=line,
                                            error_id=self.error_id)
 
@@ -77,7 +77,7 @@ def connectors(state):
 
 def test_a_connector_created_meanwhile_with_the_same_settings_is_no_failure_and_no_change(monkeypatch):
     session = Organisation(connectors([]), lambda state: connectors([CONNECTOR]),
-                           lambda line: bool(session.state["connectors"]))
+                           lambda state, line: bool(state["connectors"]))
     result, warnings = run(monkeypatch, connector_mod.main, CONNECTOR_ARGS, session)
     assert not result.get("failed"), result
     assert result["changed"] is False and result["commands"] == []
@@ -92,7 +92,7 @@ def test_a_connector_created_meanwhile_with_the_same_settings_is_no_failure_and_
 def test_a_connector_created_meanwhile_with_other_settings_is_set_to_the_wanted_ones(monkeypatch):
     other = dict(CONNECTOR, Fqdn="other.contoso.com", SourceTransportServers=["EX01"])
     session = Organisation(connectors([]), lambda state: connectors([other]),
-                           lambda line: bool(session.state["connectors"]))
+                           lambda state, line: bool(state["connectors"]))
     result, _warnings = run(monkeypatch, connector_mod.main, CONNECTOR_ARGS, session)
     assert result["changed"] is True
     assert result["commands"] == ["Set-SendConnector -Identity 'To internet' -SourceTransportServers @('EX01', 'EX02') "
@@ -104,7 +104,7 @@ def test_an_accepted_domain_created_meanwhile_still_becomes_the_default(monkeypa
     created = {"Name": "contoso.com", "DomainName": "contoso.com", "DomainType": "Authoritative", "Default": False}
     corp = {"Name": "corp.contoso.com", "DomainName": "corp.contoso.com", "DomainType": "Authoritative", "Default": True}
     session = Organisation([corp], lambda state: [corp, created],
-                           lambda line: any(d["Name"] == "contoso.com" for d in session.state))
+                           lambda state, line: any(d["Name"] == "contoso.com" for d in state))
     args = {"name": "contoso.com", "domain_name": "contoso.com", "domain_type": "Authoritative", "make_default": True}
     result, _warnings = run(monkeypatch, domain_mod.main, args, session)
     assert result["changed"] is True
@@ -117,14 +117,14 @@ def test_an_accepted_domain_created_meanwhile_still_becomes_the_default(monkeypa
 def test_the_snapin_message_alone_is_recognised(monkeypatch):
     # Through the snap-in the error id has no exception name: Exchange's (English) text is the fallback.
     session = Organisation(connectors([]), lambda state: connectors([CONNECTOR]),
-                           lambda line: bool(session.state["connectors"]),
+                           lambda state, line: bool(state["connectors"]),
                            error_id="8D2D8F4B,Microsoft.Exchange.Management.SystemConfigurationTasks.NewSendConnector")
     result, _warnings = run(monkeypatch, connector_mod.main, CONNECTOR_ARGS, session)
     assert not result.get("failed") and result["changed"] is False
 
 
 def test_any_other_refusal_of_a_create_still_fails(monkeypatch):
-    session = Organisation(connectors([]), None, lambda line: True,
+    session = Organisation(connectors([]), None, lambda state, line: True,
                            error_id="[Server=EX01] [FailureCategory=Cmdlet-ManagementObjectNotFoundException] "
                                     "E3DE7D95,Microsoft.Exchange.Management.SystemConfigurationTasks.NewSendConnector",
                            message="The operation couldn't be performed because object 'EX09' couldn't be found on "
@@ -136,7 +136,7 @@ def test_any_other_refusal_of_a_create_still_fails(monkeypatch):
 
 def test_a_second_conflict_fails_instead_of_looping(monkeypatch):
     # The object read back is not there (e.g. a replication delay) and the create is refused again: fail, once.
-    session = Organisation(connectors([]), None, lambda line: True)
+    session = Organisation(connectors([]), None, lambda state, line: True)
     result, _warnings = run(monkeypatch, connector_mod.main, CONNECTOR_ARGS, session)
     assert result["failed"] is True and "already exists" in result["msg"]
     assert len(session.queries) == 2 and len(session.executed) == 2
@@ -144,7 +144,7 @@ def test_a_second_conflict_fails_instead_of_looping(monkeypatch):
 
 
 def test_check_mode_plans_once_and_writes_nothing(monkeypatch):
-    session = Organisation(connectors([]), None, lambda line: True)
+    session = Organisation(connectors([]), None, lambda state, line: True)
     result, _unused = run(monkeypatch, connector_mod.main, CONNECTOR_ARGS, session, check=True)
     assert result["changed"] is True and session.executed == [] and len(session.queries) == 1
 
