@@ -38,8 +38,8 @@ def test_an_invalid_argument_fails_like_a_module(args, message):
 def test_no_log_values_never_leave_in_the_result():
     module = InProcessAnsibleModule(SPEC, {"name": "x", "secret": "s3cr3t-value"}, "exchange_thing")
     module.no_log_values.add("second-secret")
-    result = result_of(lambda: module.exit_json(changed=True, msg="used s3cr3t-value and second-secret",
-                                                 nested={"k": ["s3cr3t-value"]}))
+    result = result_of(lambda: module.exit_json(
+        changed=True, msg="used s3cr3t-value and second-secret", nested={"k": ["s3cr3t-value"]}))
     assert "s3cr3t-value" not in repr(result) and "second-secret" not in repr(result)
     assert result["invocation"]["module_args"]["secret"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
 
