@@ -135,7 +135,8 @@ def inventory(lab: Lab, hosts, report_dir: Path) -> dict:
     }
 
 
-def private_data_dir(root: Path, ident: str, lab: Lab, hosts, collections_dir: Path, job_id: int) -> Path:
+def private_data_dir(root: Path, ident: str, lab: Lab, hosts, collections_dir: Path, job_id: int,
+                     extravars: dict | None = None) -> Path:
     pdd = root / ident
     for part in ("inventory", "env", "project"):
         (pdd / part).mkdir(parents=True)
@@ -152,6 +153,7 @@ def private_data_dir(root: Path, ident: str, lab: Lab, hosts, collections_dir: P
     (pdd / "env" / "extravars").write_text(json.dumps({
         "awx_job_id": job_id, "awx_job_launch_type": "manual", "awx_job_template_name": "mailops.exchange - site",
         "tower_job_id": job_id, "tower_job_launch_type": "manual", "tower_job_template_name": "mailops.exchange - site",
+        **(extravars or {}),
     }))
     return pdd
 
@@ -226,7 +228,9 @@ def assert_validation_artifact(job: dict, servers) -> None:
     assert validation["summary"]["failed"] == 0 and validation["summary"]["passed"] > 0, validation["summary"]
     assert sorted(validation["servers"]) == sorted(servers)
     assert validation["failed_checks"] == []
-    assert any("PASS" in line for line in validation["report"]), validation["report"][:10]
+    total = validation["summary"]["total"]
+    assert validation["result"] == "%d checks: %d passed, 0 failed - ALL PASSED" % (total, total), validation["result"]
+    assert Path(validation["report_files"]["text"]).is_file(), validation["report_files"]
 
 
 # -- the jobs --------------------------------------------------------------------------------------------------------
@@ -245,6 +249,19 @@ def test_a_whole_job_through_ansible_runner(tmp_path, installed_collection):
         # The password reached the modules only through the credential's environment: not in the job's output.
         assert lab.password not in job["stdout"]
         print("whole job: %.1f s" % job["duration"])
+
+        # A red validation is in the artifacts too: the same job asking for 4096-bit keys (extra variables, as a
+        # survey or the launch prompt gives them) fails, and its artifacts say which checks and why.
+        strict = inventory(lab, ("EX01", "EX02"), tmp_path / "strict-report")["all"]["vars"]["mailops_validation"]
+        pdd = private_data_dir(tmp_path / "jobs", "job-2", lab, ("EX01", "EX02"), installed_collection, 2,
+                               extravars={"mailops_validation": dict(strict, min_key_size=4096)})
+        red = run_job(pdd, "job-2")
+        assert red["status"] == "failed" and red["rc"] != 0, explain(red)
+        validation = red["artifact_data"].get("mailops_validation")
+        assert validation and validation["ok"] is False, red["artifact_data"]
+        assert validation["result"].endswith("FAILED") and validation["summary"]["failed"] > 0
+        assert validation["failed_checks"] and all("key size" in c["name"] and "4096" in c["expected"]
+                                                   for c in validation["failed_checks"]), validation["failed_checks"]
     finally:
         lab.stop()
 
