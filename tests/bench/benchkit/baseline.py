@@ -1,8 +1,8 @@
 """The per-cmdlet baseline: every command line of :mod:`benchkit.procedure` as its own ``winrm.Session.run_ps``.
 
 Each ``run_ps`` opens a WinRM shell, starts ``powershell.exe -EncodedCommand`` and, in that script, loads the
-Exchange shell the supported way (a ``Microsoft.Exchange`` remote session with an explicit credential, as
-ExchangeDsc does) before the one command line - so every cmdlet pays one PowerShell start and one Exchange-shell
+Exchange shell the way the Exchange Management Shell does (``RemoteExchange.ps1`` and ``Connect-ExchangeServer``
+with an explicit credential) before the one command line - so every cmdlet pays one PowerShell start and one Exchange-shell
 load, as when the procedure is typed into a fresh Exchange Management Shell per command.
 
 Run as ``python -m benchkit.baseline --state DIR --org FILE`` (the harness does, so that its CPU time is measured
@@ -31,11 +31,15 @@ from benchkit.procedure import Command, Organisation, ps_quote
 
 LAB_ROOT = Path(__file__).resolve().parents[3] / "tests" / "lab"
 
+# The Exchange Management Shell's own loading (RemoteExchange.ps1, Connect-ExchangeServer), as an administrator's
+# EMS window does: objects arrive rebuilt with Exchange's types, so the seeds' own lines work as written - e.g.
+# "<I>$($TLSCert.Issuer)<S>$($TLSCert.Subject)", which through a plain Import-PSSession gets no Issuer or Subject
+# (tests/lab/README.md, Fidelity).
 LOAD_EXCHANGE = """$ErrorActionPreference = 'Stop'
 $password = ConvertTo-SecureString {password} -AsPlainText -Force
 $cred = New-Object System.Management.Automation.PSCredential -ArgumentList {username}, $password
-$session = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri {uri} -Authentication Kerberos -Credential $cred
-Import-PSSession $session -DisableNameChecking -AllowClobber | Out-Null
+. "$env:ExchangeInstallPath\\bin\\RemoteExchange.ps1"
+Connect-ExchangeServer -Auto -Credential $cred
 """
 
 
@@ -116,9 +120,10 @@ def run_server(org: Organisation, endpoints: dict, state_dir: Path, server: str,
         shell.run(command)
     shown: list[dict] = []
     for command in procedure.client_smtp_commands_before_tls(org, server, thumbprint):
-        shown = procedure.parse_list_output(shell.run(command))
-    if not shown or "Issuer" not in shown[0] or "Subject" not in shown[0]:
-        raise BaselineError(f"{server}: Get-ExchangeCertificate -Thumbprint {thumbprint} showed no Issuer/Subject: {shown}")
+        # The EMS load prints its welcome banner and a tip first; the certificate's record is the one that matters.
+        shown = [r for r in procedure.parse_list_output(shell.run(command)) if "Issuer" in r and "Subject" in r]
+    if not shown:
+        raise BaselineError(f"{server}: Get-ExchangeCertificate -Thumbprint {thumbprint} showed no Issuer/Subject")
     tls_name = procedure.tls_certificate_name(shown[0]["Issuer"], shown[0]["Subject"])
     for command in procedure.client_smtp_commands_after_tls(org, server, tls_name):
         shell.run(command)

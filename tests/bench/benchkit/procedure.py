@@ -45,6 +45,12 @@ VIRTUAL_DIRECTORIES = (
 )
 
 
+def _mapi_methods(noun: str) -> str:
+    """Set-MapiVirtualDirectory needs -IISAuthenticationMethods with -InternalUrl/-ExternalUrl (its cmdlet page);
+    the collection's default methods (Ntlm, OAuth, Negotiate)."""
+    return " -IISAuthenticationMethods 'Ntlm','OAuth','Negotiate'" if noun == "MapiVirtualDirectory" else ""
+
+
 def ps_quote(value: Any) -> str:
     """A PowerShell single-quoted literal of ``value`` (booleans as ``$true``/``$false``)."""
     if isinstance(value, bool):
@@ -141,8 +147,8 @@ def server_commands_until_request(org: Organisation, server: str) -> list[Comman
                         True, "Outlook Anywhere host names"))
     for key, noun, name in VIRTUAL_DIRECTORIES:
         url = plan["urls"][key]["external_url"]
-        cmds.append(Command("4", f"Set-{noun} -Identity {ps_quote(_vdir_identity(server, name))} -ExternalUrl {ps_quote(url)}",
-                            True, f"external URL of {name}"))
+        cmds.append(Command("4", f"Set-{noun} -Identity {ps_quote(_vdir_identity(server, name))} -ExternalUrl {ps_quote(url)}"
+                                 f"{_mapi_methods(noun)}", True, f"external URL of {name}"))
     for key, noun, name in VIRTUAL_DIRECTORIES:
         identity = ps_quote(_vdir_identity(server, name))
         if plan["namespace"].get("internal_same_as_external", True):
@@ -150,7 +156,8 @@ def server_commands_until_request(org: Organisation, server: str) -> list[Comman
             value = f"((Get-{noun} {identity}).ExternalUrl)"
         else:
             value = ps_quote(plan["urls"][key]["internal_url"])
-        cmds.append(Command("5", f"Set-{noun} {identity} -InternalUrl {value}", True, f"internal URL of {name}"))
+        cmds.append(Command("5", f"Set-{noun} {identity} -InternalUrl {value}{_mapi_methods(noun)}", True,
+                            f"internal URL of {name}"))
     cmds.append(Command("5", f"Set-ClientAccessService -Identity {ps_quote(server)} -AutoDiscoverServiceInternalUri "
                              f"{ps_quote(plan['autodiscover_internal_uri'])}", True, "Autodiscover internal URI"))
     for _key, noun, name in VIRTUAL_DIRECTORIES:
