@@ -25,7 +25,6 @@ __metaclass__ = type
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
-from ansible.vars.clean import remove_internal_keys
 
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import ExchangeError
 from ansible_collections.mailops.exchange.plugins.module_utils.persistent_session import hold_secret
@@ -97,7 +96,5 @@ class ExchangeActionModule(ActionBase):
         # The strategy resets (ends) the brokers whose socket it saw in a task's arguments at the end of the play.
         self._task.args["_ansible_socket"] = socket_path
         name = (getattr(self._task, "resolved_action", None) or self._task.action).rpartition(".")[2]
-        data = run_module(name, args, check_mode=self._task.check_mode, diff=self._task.diff,
-                          socket_path=socket_path)
-        remove_internal_keys(data)
-        return data
+        # The stand-in builds the result itself: module keys, invocation and warnings - no internal _ansible_ keys.
+        return run_module(name, args, check_mode=self._task.check_mode, diff=self._task.diff, socket_path=socket_path)
