@@ -153,6 +153,7 @@ def broker_processes(control_dir: Path) -> dict[int, str]:
     """
     wanted = ("ANSIBLE_PERSISTENT_CONTROL_PATH_DIR=%s" % control_dir).encode()
     found = {}
+    parents = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -160,12 +161,15 @@ def broker_processes(control_dir: Path) -> dict[int, str]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
             if PROCESS_MARKER.encode() not in argv or wanted not in (entry / "environ").read_bytes().split(b"\0"):
                 continue
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
+            state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, IndexError, ValueError):
             continue
         if state != "Z":
             found[int(entry.name)] = " ".join(part.decode("utf-8", "replace") for part in argv if part)
-    return found
+            parents[int(entry.name)] = int(ppid)
+    # A broker's own short-lived child between fork and exec (a library running a helper program, e.g. ctypes'
+    # ldconfig lookup) has the broker's command line and environment for a moment: it is not a second broker.
+    return dict((pid, line) for pid, line in found.items() if parents.get(pid) not in found)
 
 
 def watch_brokers(control_dir: Path, seen: set, done: threading.Event) -> None:
