@@ -103,6 +103,18 @@ class _LostCreateRace(Exception):
 __all__ = ["ExchangeModule", "ExchangeCommandError", "ExchangeConnectionError", "ExchangeError", "lost_create_race"]
 
 
+class _AnsibleModule(AnsibleModule):
+    """AnsibleModule whose syslog line of the invocation survives a NUL in an argument.
+
+    Python 3.12's syslog refuses a message with an embedded NUL, and AnsibleModule then fails the task with "Failed to
+    log to syslog" before the module has seen its arguments. The NUL is logged visibly (``\\x00``) instead, so the
+    module refuses the value with its own message (ExchangeModule: control characters), before anything is sent.
+    """
+
+    def _log_to_syslog(self, msg):
+        super(_AnsibleModule, self)._log_to_syslog(msg.replace("\x00", "\\x00") if isinstance(msg, str) else msg)
+
+
 class ExchangeModule(object):
     """Wraps AnsibleModule: connection options merged in, check mode always supported."""
 
@@ -114,7 +126,7 @@ class ExchangeModule(object):
         spec = copy.deepcopy(CONNECTION_ARGUMENT_SPEC)
         spec.update(argument_spec or {})
         ansible_module_kwargs["supports_check_mode"] = True
-        factory = type(self).ansible_module_factory or AnsibleModule
+        factory = type(self).ansible_module_factory or _AnsibleModule
         self.ansible = factory(argument_spec=spec, **ansible_module_kwargs)
         self.params = self.ansible.params
         self.check_mode = self.ansible.check_mode
