@@ -202,6 +202,21 @@ class Lab:
         return json.loads(result_path.read_text())
 
 
+def playbook_env(lab: Lab) -> dict:
+    """The environment of an ``ansible-playbook`` run against ``lab`` through the lab inventory: no EXCHANGE_*
+    variable of the caller, the repository's ansible.cfg and collection, plain output."""
+    env = dict(os.environ)
+    for key in list(env):
+        if key.startswith("EXCHANGE_"):
+            del env[key]
+    env.update({
+        "MAILOPS_LAB_STATE": str(lab.state_dir), "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS), "ANSIBLE_NOCOLOR": "1",
+        "PATH": str(BIN) + os.pathsep + env.get("PATH", ""),
+    })
+    return env
+
+
 def _delta(before: dict, after: dict) -> dict:
     out = {}
     for server, values in after.items():

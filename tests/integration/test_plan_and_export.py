@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 
 import yaml
@@ -14,18 +13,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from labtools import BIN, COLLECTIONS, REPO, Lab
+from labtools import BIN, REPO, Lab, playbook_env
 from test_review_before_you_touch import recap, site
 
 
 def playbook(lab: Lab, name: str, *args: str, extra_vars: dict | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    for key in list(env):
-        if key.startswith("EXCHANGE_"):
-            del env[key]
-    env.update({"MAILOPS_LAB_STATE": str(lab.state_dir), "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-                "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS), "ANSIBLE_NOCOLOR": "1",
-                "PATH": str(BIN) + os.pathsep + env.get("PATH", "")})
+    env = playbook_env(lab)
     command = [str(BIN / "ansible-playbook"), "mailops.exchange.%s" % name, "-i", "inventory/lab", *args]
     if extra_vars:
         path = lab.state_dir / ("%s-vars.json" % name)

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from labtools import BIN, COLLECTIONS, LAB_ROOT, REPO, Lab
+from labtools import BIN, LAB_ROOT, REPO, Lab, playbook_env
 
 WRITE_CMDLET = re.compile(
     r"\b(?:New|Set|Update|Enable|Import|Remove)-(?:SendConnector|ReceiveConnector|AcceptedDomain|EmailAddressPolicy"
@@ -25,15 +25,7 @@ WRITE_CMDLET = re.compile(
 
 
 def site(lab: Lab, *args: str, extra_vars: dict | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    for key in list(env):
-        if key.startswith("EXCHANGE_"):
-            del env[key]
-    env.update({
-        "MAILOPS_LAB_STATE": str(lab.state_dir), "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS), "ANSIBLE_NOCOLOR": "1",
-        "PATH": str(BIN) + os.pathsep + env.get("PATH", ""),
-    })
+    env = playbook_env(lab)
     command = [str(BIN / "ansible-playbook"), "site.yml", "-i", "inventory/lab", *args]
     if extra_vars is not None:
         path = lab.state_dir / ("extra-vars-%d.json" % len(list(lab.state_dir.glob("extra-vars-*.json"))))

@@ -26,7 +26,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from labtools import BIN, COLLECTIONS, REPO, Lab, self_signed_pfx
+from labtools import BIN, REPO, Lab, playbook_env, self_signed_pfx
 
 pytestmark = pytest.mark.slow
 
@@ -130,14 +130,8 @@ def run_watched(tmp_path: Path, lab: Lab, argv: list[str], secrets: dict[str, st
     for directory in dirs.values():
         directory.mkdir(parents=True, exist_ok=True)
         os.chmod(directory, 0o700)
-    env = dict(os.environ)
-    for key in list(env):
-        if key.startswith("EXCHANGE_"):
-            del env[key]
+    env = playbook_env(lab)
     env.update({
-        "MAILOPS_LAB_STATE": str(lab.state_dir), "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS), "ANSIBLE_NOCOLOR": "1",
-        "PATH": str(BIN) + os.pathsep + env.get("PATH", ""),
         "ANSIBLE_KEEP_REMOTE_FILES": "1", "ANSIBLE_LOCAL_TEMP": str(dirs["local"]),
         "ANSIBLE_REMOTE_TMP": str(dirs["remote"]), "TMPDIR": str(dirs["tmp"]),
         "ANSIBLE_PERSISTENT_CONTROL_PATH_DIR": str(dirs["pc"]), "HOME": str(dirs["home"]),

@@ -10,25 +10,16 @@ plain Import-PSSession); this runs it on a fresh 2019 lab (EX01, EX02) as ``make
 from __future__ import annotations
 
 import collections
-import os
 import re
 import subprocess
 from pathlib import Path
 
 import pytest
-from labtools import BIN, COLLECTIONS, REPO, Lab
+from labtools import BIN, REPO, Lab, playbook_env
 
 
 def site(lab: Lab, mode: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    for key in list(env):
-        if key.startswith("EXCHANGE_"):
-            del env[key]
-    env.update({
-        "MAILOPS_LAB_STATE": str(lab.state_dir), "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS), "ANSIBLE_NOCOLOR": "1",
-        "PATH": str(BIN) + os.pathsep + env.get("PATH", ""),
-    })
+    env = playbook_env(lab)
     return subprocess.run([str(BIN / "ansible-playbook"), "site.yml", "-i", "inventory/lab", "-e",
                            "exchange_shell=%s" % mode], env=env, cwd=str(REPO), capture_output=True, text=True,
                           timeout=1200)
