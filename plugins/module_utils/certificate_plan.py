@@ -304,6 +304,7 @@ def validate_services(services):
 
 
 def _subject_cn(subject):
+    cn = None
     for key, value in ci.parse_subject(subject):
         if key == "CN":
             cn = value
@@ -330,6 +331,7 @@ class Plan(object):
         self.target = None          # the StoreEntry the result is about (None if it is created by the plan)
         self.thumbprint = None      # the thumbprint the result is about
         self.warnings = []
+        self.outcomes = []          # warnings about what the lines did: said once they ran (or in check mode)
 
     def add(self, line, display=None):
         self.commands.append(line)
@@ -396,7 +398,8 @@ def plan_import_answer(store, server, data, friendly_name, now=None):
     if installed is not None:
         result.target = installed
         return result, certificate
-    if pending_for(store, certificate) is None:
+    answered = pending_for(store, certificate)
+    if answered is None:
         pending = [e for e in store if e.pending]
         raise CertificatePlanError(
             "the CA's certificate %s (%s) does not answer any pending request on server %s: its public key matches "
@@ -407,7 +410,27 @@ def plan_import_answer(store, server, data, friendly_name, now=None):
     if friendly_name is not None:
         params.append(("FriendlyName", friendly_name))
     result.add(ps_command("Import-ExchangeCertificate", dict(params)))
+    # Two runs that request at once on one server (issue 16) each make a request for the same names; the CA answers
+    # one. Once it is completed, the others are superseded: removed in the same round, so none stays pending. Only
+    # the run that imports removes them (a run that finds the certificate installed plans nothing), and only
+    # requests for exactly the subject and names of the one answered.
+    for entry in superseded_requests(store, answered):
+        result.add(ps_command("Remove-ExchangeCertificate",
+                              dict([("Server", server), ("Thumbprint", entry.thumbprint), ("Confirm", False)])))
+        result.outcomes.append("pending request %s on server %s asks for the same subject and names as the one the "
+                               "CA answered (%s): another run requested it meanwhile; it is superseded and removed"
+                               % (entry.thumbprint, server, answered.thumbprint))
     return result, certificate
+
+
+def superseded_requests(store, answered):
+    """The other pending requests of the store for exactly the subject and names of ``answered``."""
+    subject = (answered.subject or "").casefold()
+    return [entry for entry in store
+            if entry.pending and entry is not answered and entry.thumbprint
+            and (entry.subject or "").casefold() == subject
+            and ci.same_domains(_with_cn(entry.domains, answered.subject or ""),
+                                _with_cn(answered.domains, answered.subject or ""))]
 
 
 _PFX_IMPORT = (u"Import-ExchangeCertificate -Server {server} -FileData {data} "

@@ -22,7 +22,8 @@ description:
   - O(state=present) completes the pending request with the CA's answer (O(certificate_path) or
     O(certificate_content), PEM, DER or PKCS 7) or imports a PFX (O(pfx_path), O(pfx_password)), then enables
     it for O(services). The thumbprint is computed on the controller with C(cryptography), so a re-run that finds the
-    certificate installed sends nothing.
+    certificate installed sends nothing. Completing a request also removes the other pending requests on the server
+    for exactly the same subject and names - what a second run requesting at the same time leaves - with a warning.
   - O(state=absent) removes the certificate (or pending request) with O(thumbprint).
   - Everything is checked before the first write - files readable, the CA's answer matches a pending request's
     key, the certificate is not expired, the PFX opens with O(pfx_password), the default SMTP certificate question
@@ -526,6 +527,8 @@ def run(module):
         predicted = set(facts.get("services") or []) | wanted["services"]
         facts["services"] = cp.services_list(predicted)
     result = _write_round(module, plan, cp.RUN_AND_READ_SCRIPT, commands=plan.commands, server=server)
+    for outcome in plan.outcomes:  # not before: a run whose import meets another run's plans again and says nothing
+        module.ansible.warn(outcome)
     if result is not None:
         entry = cp.find(cp.store_from_answer(result, server), plan.thumbprint, pending=False)
         if entry is not None:

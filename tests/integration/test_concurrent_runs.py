@@ -18,8 +18,12 @@ import subprocess
 from labtools import BIN, COLLECTIONS, REPO, Lab
 
 RUNS = 2
+SERVERS = 2
 READ_TOGETHER = [{"cmdlet": cmdlet, "parties": RUNS, "timeout": 60}
-                 for cmdlet in ("Get-SendConnector", "Get-AcceptedDomain", "Get-EmailAddressPolicy")]
+                 for cmdlet in ("Get-SendConnector", "Get-AcceptedDomain", "Get-EmailAddressPolicy")] + [
+    # Step 6 runs on every server in every run: each run reads each server's store before either requests, so
+    # both runs request a certificate on each server and the CA answers one of the two.
+    {"cmdlet": "Get-ExchangeCertificate", "parties": RUNS * SERVERS, "timeout": 60}]
 
 
 def site(lab: Lab) -> subprocess.CompletedProcess:
@@ -68,9 +72,14 @@ def test_two_runs_started_together_on_a_fresh_organisation_end_green_with_nothin
         pending = {name: [c["friendly_name"] for c in server["certificates"] if c.get("pending")]
                    for name, server in state["servers"].items()}
         assert pending == {"EX01": [], "EX02": []}, pending
+        # Both runs requested on each server; the request the CA did not answer was removed as superseded.
         requests = collections.Counter(entry["server"] for entry in lab.transcript() if entry.get("kind") == "script"
                                        and "-GenerateRequest" in (entry.get("script") or ""))
-        assert requests == {"EX01": 1, "EX02": 1}, requests
+        assert requests == {"EX01": RUNS, "EX02": RUNS}, requests
+        assert sum((run.stdout + run.stderr).count("it is superseded and removed") for run in runs) == SERVERS
+        installed = {name: [c["friendly_name"] for c in server["certificates"] if not c.get("pending")
+                            and c["friendly_name"] == "Contoso mail"] for name, server in state["servers"].items()}
+        assert installed == {"EX01": ["Contoso mail"], "EX02": ["Contoso mail"]}, installed
 
         # And a third run, alone, changes nothing.
         faults.write_text(json.dumps(dict(json.loads(faults.read_text()), cmdlet_barriers=[])))

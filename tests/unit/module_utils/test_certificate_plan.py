@@ -259,6 +259,19 @@ def test_import_answer_matches_pending_key(lab):
     assert base64.b64encode(pem).decode() in plan.commands[0]
 
 
+def test_import_answer_removes_the_requests_it_supersedes(lab):
+    # Two runs requested at once on one server: the CA answered one; the other request must not stay pending.
+    csr, _unused, _unused2 = lab.request(MAIL, NAMES)
+    _twin_csr, _unused, twin = lab.request(MAIL, list(reversed(NAMES)))
+    _other_csr, _unused, other = lab.request(MAIL, NAMES[:2])  # other names: not superseded
+    plan, _unused = cp.plan_import_answer(lab.store(), "EX01", lab.sign(csr).public_bytes(serialization.Encoding.PEM), None)
+    assert plan.commands[0].startswith("Import-ExchangeCertificate ")
+    assert plan.commands[1:] == ["Remove-ExchangeCertificate -Server 'EX01' -Thumbprint '%s' -Confirm:$false"
+                                 % ci.thumbprint(twin)]
+    assert ci.thumbprint(other) not in " ".join(plan.commands)
+    assert len(plan.outcomes) == 1 and "another run requested it meanwhile" in plan.outcomes[0]
+
+
 def test_import_answer_already_installed_sends_nothing(lab):
     csr, _unused, _unused2 = lab.request(MAIL, NAMES)
     signed = lab.sign(csr)
