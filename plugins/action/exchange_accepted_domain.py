@@ -3,9 +3,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action plugin of exchange_accepted_domain: no secret in the module's arguments over the connection (plugin_utils/exchange_action)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.mailops.exchange.plugins.plugin_utils.exchange_action import ExchangeActionModule
 

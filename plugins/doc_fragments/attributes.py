@@ -3,12 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The modules' attributes (check mode, diff mode, platform), as ansible.builtin's and microsoft.ad's modules state them."""
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
-
-
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # The modules that change Exchange (every module but exchange_info and exchange_validate).
     DOCUMENTATION = r"""
 options: {}

@@ -2,12 +2,8 @@
 # Copyright: mailops.exchange contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
-
-
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # The connection options shared by every mailops.exchange module (CONNECTION_ARGUMENT_SPEC).
     DOCUMENTATION = r'''
 options:

@@ -2,9 +2,6 @@
 # Copyright: mailops.exchange contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 name: address_space
@@ -47,6 +44,6 @@ def address_space(value):
         raise AnsibleFilterError("address_space: %s" % error)
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {"address_space": address_space}

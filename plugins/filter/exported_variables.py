@@ -2,9 +2,6 @@
 # Copyright: mailops.exchange contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 name: exported_variables
@@ -69,6 +66,6 @@ def exported_variables(info, keep=None):
     return {"variables": variables, "notes": notes}
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {"exported_variables": exported_variables}

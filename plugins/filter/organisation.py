@@ -2,9 +2,6 @@
 # Copyright: mailops.exchange contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 name: organisation
@@ -67,6 +64,6 @@ def organisation(variables):
         raise AnsibleFilterError(str(error))
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {"organisation": organisation}

@@ -2,9 +2,6 @@
 # Copyright: mailops.exchange contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 name: organisation_versions
@@ -62,6 +59,6 @@ def organisation_versions(model, servers):
         raise AnsibleFilterError(str(error))
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {"organisation_versions": organisation_versions}

@@ -2,9 +2,6 @@
 # Copyright: mailops.exchange contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 name: plan_files
@@ -86,6 +83,6 @@ def plan_files(model, requests=None):
     return render(model, _decoded(model, requests))
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {"plan_files": plan_files}

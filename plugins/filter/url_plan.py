@@ -2,9 +2,6 @@
 # Copyright: mailops.exchange contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 name: url_plan
@@ -171,6 +168,6 @@ def url_plan(namespace, **overrides):
         raise AnsibleFilterError("mailops.exchange.url_plan: %s" % exc)
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {"url_plan": url_plan}

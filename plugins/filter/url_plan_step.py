@@ -2,9 +2,6 @@
 # Copyright: mailops.exchange contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 name: url_plan_step
@@ -61,6 +58,6 @@ def url_plan_step(plan, side, require_ssl=True):
         raise AnsibleFilterError("url_plan_step: %s" % error)
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {"url_plan_step": url_plan_step}

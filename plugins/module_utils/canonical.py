@@ -11,16 +11,10 @@ these functions, on *both* sides, so a second identical run reports no change.
 All functions are pure, accept ``None`` and never touch the network.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import re
 
-try:  # Python 3
-    from urllib.parse import urlsplit, urlunsplit
-except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
-    from urlparse import urlsplit, urlunsplit  # type: ignore
+from urllib.parse import urlsplit, urlunsplit
 
 # \Z, not $: "$" also matches before a trailing newline. DOTALL: a value read back from Exchange may hold a line break
 # (written before such values were refused), and its prefix must still be recognised, never stacked ("smtp:SMTP:").
@@ -31,7 +25,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # What no name, host name, domain, address space or template may hold: the C0 controls (NUL, tab, line feed, carriage
 # return, ...), DEL, the C1 controls (U+0085 NEXT LINE among them) and the Unicode line and paragraph separators
 # U+2028/U+2029, which PowerShell and many log readers take for line ends.
-_CONTROL_RE = re.compile(u"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def control_character(value):

@@ -24,9 +24,6 @@ input with a message that says what is wrong, before anything is sent to Exchang
 Pure: no network, no Ansible. Requires ``cryptography`` (present wherever pywinrm is).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import base64
 import binascii
@@ -370,7 +367,7 @@ def certificate_pem(certificate):
     return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
-class PfxContent(object):
+class PfxContent:
     """What a PFX holds: the private key, the certificate matching it, the other certificates."""
 
     def __init__(self, key, certificate, chain, friendly_name=None):

@@ -25,9 +25,6 @@ The ``plan_*`` functions decide, before anything is written, what to run, and re
 message that says why.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
 from ansible_collections.mailops.exchange.plugins.module_utils import certificate_info as ci
@@ -50,7 +47,7 @@ class CertificatePlanError(ValueError):
 
 # The server's certificates as Exchange lists them and as the server's own stores hold them (see the module
 # docstring). Leaves $__store (an ordered dictionary) for the script that includes it; needs $server.
-STORE_READ = u"""$__exchange = @(Get-ExchangeCertificate -Server $server | ForEach-Object {
+STORE_READ = """$__exchange = @(Get-ExchangeCertificate -Server $server | ForEach-Object {
     $__raw = ''
     if ($null -ne $_.RawData) { $__raw = [System.Convert]::ToBase64String($_.RawData) }
     [ordered]@{ raw = $__raw; thumbprint = [string]$_.Thumbprint; status = [string]$_.Status; services = [string]$_.Services }
@@ -84,14 +81,14 @@ $__store = [ordered]@{
 
 # The first read: the store, the server, and the request text of every pending request (Export-ExchangeCertificate
 # of a pending request gives its PKCS #10 request); a request that cannot be exported is read as missing.
-READ_SCRIPT = u"""$server = {server}
+READ_SCRIPT = """$server = {server}
 $srv = Get-ExchangeServer -Identity $server
-""" + STORE_READ + u"""$__store.requests = @($__local | Where-Object { $_.store -eq 'REQUEST' } | ForEach-Object {
+""" + STORE_READ + """$__store.requests = @($__local | Where-Object { $_.store -eq 'REQUEST' } | ForEach-Object {
     $__request = ''
     try {
         $__export = Export-ExchangeCertificate -Server $server -Thumbprint $_.thumbprint -BinaryEncoded
         $__request = [System.Convert]::ToBase64String($__export.FileData)
-    } catch { """ + TOLERATED_ERROR + u""" }
+    } catch { """ + TOLERATED_ERROR + """ }
     [ordered]@{ thumbprint = $_.thumbprint; request = $__request }
 })
 $__store.server = [ordered]@{ name = [string]$srv.Name; fqdn = [string]$srv.Fqdn; version = [string]$srv.AdminDisplayVersion }
@@ -187,7 +184,7 @@ def services_list(names):
     return [s for s in SERVICES if s in names] + sorted(n for n in names if n not in SERVICES)
 
 
-class StoreEntry(object):
+class StoreEntry:
     """One certificate (or pending request) of a server's store, as read."""
 
     def __init__(self, record):
@@ -324,7 +321,7 @@ def _with_cn(domains, subject):
 # Plans
 
 
-class Plan(object):
+class Plan:
     def __init__(self):
         self.commands = []          # the lines that run
         self.display = []           # the same lines as reported (secrets masked)
@@ -433,8 +430,8 @@ def superseded_requests(store, answered):
                                 _with_cn(answered.domains, answered.subject or ""))]
 
 
-_PFX_IMPORT = (u"Import-ExchangeCertificate -Server {server} -FileData {data} "
-               u"-Password (ConvertTo-SecureString {password} -AsPlainText -Force)")
+_PFX_IMPORT = ("Import-ExchangeCertificate -Server {server} -FileData {data} "
+               "-Password (ConvertTo-SecureString {password} -AsPlainText -Force)")
 
 
 def plan_import_pfx(store, server, data, password, friendly_name, exportable, now=None, source="the PFX"):
@@ -452,9 +449,9 @@ def plan_import_pfx(store, server, data, password, friendly_name, exportable, no
         result.target = installed
         return result, certificate
     line = ps_script(_PFX_IMPORT, server=server, data=bytes(data), password=password or "")
-    shown = (u"Import-ExchangeCertificate -Server " + ps_literal(server)
-             + u" -FileData ([System.Convert]::FromBase64String(" + ps_literal("<%s, %d bytes>" % (source, len(data)))
-             + u")) -Password (ConvertTo-SecureString '********' -AsPlainText -Force)")
+    shown = ("Import-ExchangeCertificate -Server " + ps_literal(server)
+             + " -FileData ([System.Convert]::FromBase64String(" + ps_literal("<%s, %d bytes>" % (source, len(data)))
+             + ")) -Password (ConvertTo-SecureString '********' -AsPlainText -Force)")
     extra = {}
     if friendly_name is not None:
         extra["FriendlyName"] = friendly_name
@@ -542,15 +539,15 @@ def plan_absent(store, server, thumbprint, internal_transport_thumbprint):
 # The write rounds: run the lines (in the session's query envelope, which reports a failure of any of them), then
 # read the store back in the same round trip. ``New-ExchangeCertificate -GenerateRequest`` writes the request text:
 # the first template keeps it.
-REQUEST_AND_READ_SCRIPT = u"""$server = {server}
+REQUEST_AND_READ_SCRIPT = """$server = {server}
 $__request = & ([scriptblock]::Create({command}))
-""" + STORE_READ + u"""$__store.request = [string]$__request
+""" + STORE_READ + """$__store.request = [string]$__request
 ConvertTo-Json -Depth 5 -Compress -InputObject $__store
 """
 
-RUN_AND_READ_SCRIPT = u"""$server = {server}
+RUN_AND_READ_SCRIPT = """$server = {server}
 foreach ($__line in {commands}) {
     & ([scriptblock]::Create($__line)) | Out-Null
 }
-""" + STORE_READ + u"""ConvertTo-Json -Depth 5 -Compress -InputObject $__store
+""" + STORE_READ + """ConvertTo-Json -Depth 5 -Compress -InputObject $__store
 """

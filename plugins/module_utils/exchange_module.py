@@ -19,9 +19,6 @@ Every failure (:class:`ExchangeError`, a ``ValueError`` raised by validation) be
 message and the ``commands`` recorded so far; the session is closed on every exit path.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import copy
 import re
@@ -115,7 +112,7 @@ class _AnsibleModule(AnsibleModule):
         super(_AnsibleModule, self)._log_to_syslog(msg.replace("\x00", "\\x00") if isinstance(msg, str) else msg)
 
 
-class ExchangeModule(object):
+class ExchangeModule:
     """Wraps AnsibleModule: connection options merged in, check mode always supported."""
 
     #: What stands for AnsibleModule: None is AnsibleModule itself; the action plugins set an in-process stand-in

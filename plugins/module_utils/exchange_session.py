@@ -18,9 +18,6 @@ The Exchange Management Shell is loaded lazily, once, before the first script (`
 ``snapin`` or ``remote_exchange_script``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import base64
 import ipaddress
@@ -237,14 +234,14 @@ def error_from_record(record):
 # preference to Stop (the documented workaround, PowerShell/vscode-powershell#991) to make them catchable, and also
 # treat any record left in $Error as a failure. A read script that expects an error and handles it removes that
 # record from $Error itself (see TOLERATED_ERROR).
-_ENVELOPE_HEAD = u"""$global:ErrorActionPreference = 'Stop'
+_ENVELOPE_HEAD = """$global:ErrorActionPreference = 'Stop'
 [Console]::OutputEncoding = [System.Text.Encoding]::UTF8
 $Error.Clear()
 $__mailops_failure = $null
 $__mailops_current = $null
 """
 
-_ENVELOPE_TAIL = u"""Write-Output {begin}
+_ENVELOPE_TAIL = """Write-Output {begin}
 if ($null -eq $__mailops_failure) {
     $__mailops_output
     Write-Output {ok}
@@ -264,7 +261,7 @@ if ($null -eq $__mailops_failure) {
 # The envelope around a read script: its output, or a JSON error record, between two markers. stdout is switched to
 # UTF-8 first: a redirected powershell.exe writes in the OEM code page otherwise, and non-ASCII values would come
 # back as '?'.
-_QUERY_ENVELOPE = _ENVELOPE_HEAD + u"""$__mailops_output = $null
+_QUERY_ENVELOPE = _ENVELOPE_HEAD + """$__mailops_output = $null
 try {
     $__mailops_output = & ([scriptblock]::Create({script}))
     if ($Error.Count -gt 0) { $__mailops_failure = $Error[0] }
@@ -274,7 +271,7 @@ try {
 """ + _ENVELOPE_TAIL
 
 # The envelope around write commands: run in order, stop at the first failure, say which one failed.
-_EXECUTE_ENVELOPE = _ENVELOPE_HEAD + u"""$__mailops_output = $null
+_EXECUTE_ENVELOPE = _ENVELOPE_HEAD + """$__mailops_output = $null
 try {
     foreach ($__mailops_command in {commands}) {
         $__mailops_current = $__mailops_command
@@ -291,25 +288,25 @@ try {
 
 #: The statement a read script runs in the ``catch`` block of an error it expects and handles: it takes the error
 #: out of $Error, which the envelope would otherwise report as a failure.
-TOLERATED_ERROR = u"$Error.RemoveAt(0)"
+TOLERATED_ERROR = "$Error.RemoveAt(0)"
 
-_STDIN_LINE = (u"& ([scriptblock]::Create([System.Text.Encoding]::UTF8.GetString("
-               u"[System.Convert]::FromBase64String({payload}))))")
+_STDIN_LINE = ("& ([scriptblock]::Create([System.Text.Encoding]::UTF8.GetString("
+               "[System.Convert]::FromBase64String({payload}))))")
 
-_LOAD_REMOTE_SESSION = u"""$password = ConvertTo-SecureString {password} -AsPlainText -Force
+_LOAD_REMOTE_SESSION = """$password = ConvertTo-SecureString {password} -AsPlainText -Force
 $cred = New-Object System.Management.Automation.PSCredential -ArgumentList {username}, $password
 $s = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri {uri} -Authentication Kerberos -Credential $cred
 Import-PSSession $s -DisableNameChecking -AllowClobber | Out-Null
 """
-_LOAD_REMOTE_SESSION_NO_CREDENTIAL = u"""$s = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri {uri} -Authentication Kerberos
+_LOAD_REMOTE_SESSION_NO_CREDENTIAL = """$s = New-PSSession -ConfigurationName Microsoft.Exchange -ConnectionUri {uri} -Authentication Kerberos
 Import-PSSession $s -DisableNameChecking -AllowClobber | Out-Null
 """
-_LOAD_SNAPIN = u"Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn\n"
+_LOAD_SNAPIN = "Add-PSSnapin Microsoft.Exchange.Management.PowerShell.SnapIn\n"
 # Connect-ExchangeServer -Auto is a second hop too: from a WinRM (NTLM/Basic) logon it needs the credential.
-_LOAD_REMOTE_EXCHANGE_SCRIPT = u""". "$env:ExchangeInstallPath\\bin\\RemoteExchange.ps1"
+_LOAD_REMOTE_EXCHANGE_SCRIPT = """. "$env:ExchangeInstallPath\\bin\\RemoteExchange.ps1"
 Connect-ExchangeServer -Auto
 """
-_LOAD_REMOTE_EXCHANGE_SCRIPT_CREDENTIAL = u"""$password = ConvertTo-SecureString {password} -AsPlainText -Force
+_LOAD_REMOTE_EXCHANGE_SCRIPT_CREDENTIAL = """$password = ConvertTo-SecureString {password} -AsPlainText -Force
 $cred = New-Object System.Management.Automation.PSCredential -ArgumentList {username}, $password
 . "$env:ExchangeInstallPath\\bin\\RemoteExchange.ps1"
 Connect-ExchangeServer -Auto -Credential $cred
@@ -368,7 +365,7 @@ def _is_ip_address(value):
         return False
 
 
-class ExchangeSession(object):
+class ExchangeSession:
     """One WinRM shell + one PowerShell process + (lazily) one Exchange-shell load.
 
     Use as a context manager or call :meth:`close`. ``scripts_run`` counts the scripts sent (the shell load
@@ -609,7 +606,7 @@ class ExchangeSession(object):
         begin, ok, err = token + ":BEGIN", token + ":OK", token + ":ERR"
         script = ps_script(template, begin=begin, ok=ok, err=err, **values)
         payload = base64.b64encode(script.encode("utf-8")).decode("ascii")
-        line = ps_script(_STDIN_LINE, payload=payload) + u"\r\n\r\n"
+        line = ps_script(_STDIN_LINE, payload=payload) + "\r\n\r\n"
         self._check_size(line, what, values.get("commands"))
         self.scripts_run += 1
         # A read script (and the shell load) may be sent again after a dropped connection: running it twice
@@ -689,7 +686,7 @@ class ExchangeSession(object):
                 # script ends; if its echo arrives before the end marker, the end marker will never come).
                 if not probe_sent and stdout.strip() and begin not in stdout:
                     probe_sent = True
-                    probe_line = ps_script(u"Write-Output {probe}", probe=probe.decode("ascii")) + u"\r\n\r\n"
+                    probe_line = ps_script("Write-Output {probe}", probe=probe.decode("ascii")) + "\r\n\r\n"
                     self._call("sending a probe after %s" % what, lambda: self._protocol.send_command_input(
                         self._shell_id, self._command_id, probe_line.encode("utf-8"), end=False))
                 continue

@@ -25,9 +25,6 @@ What is refused is what cannot work, or what would configure something the user 
 refuses a declared version that differs from it.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import copy
 import ipaddress
@@ -43,7 +40,7 @@ KEY_SIZES = (2048, 4096)
 
 # C0 controls, DEL, C1 controls (NEL among them) and the Unicode line and paragraph separators: none of them
 # belongs in a name, a template or a comment that Exchange stores.
-_CONTROL = re.compile(u"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # An Exchange server (computer) name: letters, digits and hyphens, at most 63 characters (a DNS label).
 _SERVER_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
 _SMTP_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]*\Z")
@@ -93,7 +90,7 @@ def _control_characters(path, value, problems):
                             % (path, ord(match.group(0)), _shown(path, value)))
 
 
-class _Checker(object):
+class _Checker:
     def __init__(self):
         self.problems = []
 

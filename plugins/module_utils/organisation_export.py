@@ -12,16 +12,10 @@ value of the most servers wins and :func:`exported_variables` lists the disagree
 then align the others).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import collections
 
-try:
-    from urllib.parse import urlsplit
-except ImportError:  # pragma: no cover
-    from urlparse import urlsplit
+from urllib.parse import urlsplit
 
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
 

@@ -17,9 +17,6 @@ whole script, with whatever it carries) into its error message. This one checks 
 as the same user, reads JSON only, and says in one sentence what failed.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 import os
@@ -131,7 +128,7 @@ def is_secret_handle(value):
         len(SECRET_HANDLE_PREFIX) + 32
 
 
-class PersistentExchangeSession(object):
+class PersistentExchangeSession:
     """query/execute over the persistent connection's socket; ``close`` leaves the host's session open."""
 
     def __init__(self, socket_path):

@@ -17,18 +17,12 @@ text, by file name:
 * ``plan.html`` - all of the above as one self-contained page (no script, no external resource).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import csv
 import io
 import json
 
-try:
-    from html import escape as _escape
-except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
-    from cgi import escape as _escape
+from html import escape as _escape
 
 from ansible_collections.mailops.exchange.plugins.module_utils.url_plan import VDIRS
 

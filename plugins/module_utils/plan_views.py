@@ -7,9 +7,6 @@ Pure Python: the input is the dictionary that :func:`url_plan.build_url_plan` re
 shapes of ``exchange_vdir_url`` (``urls``, ``outlook_anywhere``, ``autodiscover_internal_uri``).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 SIDES = ("external", "internal")
 

@@ -19,23 +19,20 @@ reports in ``commands``), :func:`ps_script` fills ``{name}`` placeholders of a s
 literals. Module code never builds PowerShell with f-strings, ``format`` or ``%``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import base64
 import math
 import re
 
 # The characters PowerShell's tokenizer treats as a single quote (SpecialChars.IsSingleQuote).
-SINGLE_QUOTES = (u"'", u"\u2018", u"\u2019", u"\u201a", u"\u201b")
+SINGLE_QUOTES = ("'", "\u2018", "\u2019", "\u201a", "\u201b")
 
 _CMDLET_RE = re.compile(r"^[A-Za-z]+-[A-Za-z0-9]+\Z")
 _PARAM_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*\Z")
 _PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class _Switch(object):
+class _Switch:
     """Marker for a bare switch parameter (``-Force``)."""
 
     _instance = None
@@ -56,14 +53,14 @@ SWITCH = _Switch()
 
 
 def _quote_string(value):
-    if u"\x00" in value:
+    if "\x00" in value:
         raise ValueError("a NUL character cannot be passed to PowerShell")
     out = []
     for char in value:
         if char in SINGLE_QUOTES:
             out.append(char)
         out.append(char)
-    return u"'" + u"".join(out) + u"'"
+    return "'" + "".join(out) + "'"
 
 
 def ps_literal(value):
@@ -75,29 +72,29 @@ def ps_literal(value):
     if value is SWITCH:
         raise ValueError("SWITCH is only meaningful as a parameter value of ps_command")
     if value is None:
-        return u"$null"
+        return "$null"
     if isinstance(value, bool):
-        return u"$true" if value else u"$false"
+        return "$true" if value else "$false"
     if isinstance(value, int):
-        return u"%d" % value
+        return "%d" % value
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError("a float passed to PowerShell must be finite, got %r" % (value,))
         return repr(value)
     if isinstance(value, (bytes, bytearray)):
         encoded = base64.b64encode(bytes(value)).decode("ascii")
-        return u"([System.Convert]::FromBase64String(" + _quote_string(encoded) + u"))"
+        return "([System.Convert]::FromBase64String(" + _quote_string(encoded) + "))"
     if isinstance(value, str):
         return _quote_string(value)
     if isinstance(value, (list, tuple)):
-        return u"@(" + u", ".join(ps_literal(item) for item in value) + u")"
+        return "@(" + ", ".join(ps_literal(item) for item in value) + ")"
     if isinstance(value, dict):
         parts = []
         for key, item in value.items():
             if not isinstance(key, str):
                 raise TypeError("hashtable keys must be strings, got %r" % (key,))
-            parts.append(_quote_string(key) + u" = " + ps_literal(item))
-        return u"@{" + u"; ".join(parts) + u"}"
+            parts.append(_quote_string(key) + " = " + ps_literal(item))
+        return "@{" + "; ".join(parts) + "}"
     raise TypeError("cannot render a %s as a PowerShell literal" % type(value).__name__)
 
 
@@ -115,12 +112,12 @@ def ps_command(cmdlet, params=None):
         if not isinstance(name, str) or not _PARAM_RE.match(name):
             raise ValueError("invalid parameter name %r for %s" % (name, cmdlet))
         if value is SWITCH:
-            parts.append(u"-" + name)
+            parts.append("-" + name)
         elif isinstance(value, bool):
-            parts.append(u"-" + name + u":" + ps_literal(value))
+            parts.append("-" + name + ":" + ps_literal(value))
         else:
-            parts.append(u"-" + name + u" " + ps_literal(value))
-    return u" ".join(parts)
+            parts.append("-" + name + " " + ps_literal(value))
+    return " ".join(parts)
 
 
 def ps_script(template, **values):
@@ -167,15 +164,15 @@ def ps_unquote(literal):
             raise ValueError("unescaped quote inside a PowerShell string: %r" % (literal,))
         out.append(char)
         i += 1
-    return u"".join(out)
+    return "".join(out)
 
 
-_STRING_ARG = u"'(?:[^'\u2018\u2019\u201a\u201b]|['\u2018\u2019\u201a\u201b]{2})*'"
+_STRING_ARG = "'(?:[^'\u2018\u2019\u201a\u201b]|['\u2018\u2019\u201a\u201b]{2})*'"
 
 
 def command_argument(command_line, parameter):
     """Return the decoded string value of ``-<parameter> '<value>'`` in a ps_command line, or None."""
-    match = re.search(u"(?:^| )-" + re.escape(parameter) + u" (" + _STRING_ARG + u")(?= |$)", command_line,
+    match = re.search("(?:^| )-" + re.escape(parameter) + " (" + _STRING_ARG + ")(?= |$)", command_line,
                       re.IGNORECASE)
     if not match:
         return None

@@ -33,9 +33,6 @@ Decisions the seeds leave open, and how they are settled here:
   unless ``private_dns_target`` names another FQDN.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import ipaddress
 import re

@@ -8,9 +8,6 @@ and these functions judge them. Each check is a :class:`Check` (name, expected, 
 renders them as readable text, JSON and JUnit XML.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import datetime
 import ipaddress
@@ -29,7 +26,7 @@ WEAK_SIGNATURE_HASHES = ("sha1", "md5", "md2", "md4")
 MIN_EC_KEY_SIZE = 256
 
 
-class Check(object):
+class Check:
     """One verdict: what was expected, what was found."""
 
     __slots__ = ("name", "category", "expected", "found", "verdict")
@@ -64,7 +61,7 @@ def check(name, category, expected, found, ok):
     return Check(name, category, expected, found, PASS if ok else FAIL)
 
 
-class Report(object):
+class Report:
     """The checks of one validation run, in the order they were made."""
 
     def __init__(self, title="mailops.exchange validation", checks=None):

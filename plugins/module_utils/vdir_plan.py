@@ -31,16 +31,10 @@ Semantics of the input: a virtual directory or a URL that is absent is left alon
 or ``''`` clears the URL.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import re
 
-try:  # Python 3
-    from urllib.parse import urlsplit
-except ImportError:  # pragma: no cover
-    from urlparse import urlsplit  # type: ignore
+from urllib.parse import urlsplit
 
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import TOLERATED_ERROR
@@ -51,7 +45,7 @@ class VdirError(ValueError):
     """Input refused before any write; the message names the option, the value and the rule."""
 
 
-class VdirKind(object):
+class VdirKind:
     def __init__(self, key, noun, name, path, scheme):
         self.key = key          # option key: owa, ecp, ews, eas, oab, mapi, powershell
         self.noun = noun        # cmdlet noun stem: Owa -> Get-OwaVirtualDirectory
@@ -476,7 +470,7 @@ def check_owa_ecp(current_vdirs, desired):
 # The plan
 
 
-class Plan(object):
+class Plan:
     def __init__(self):
         self.commands = []
         self.before = {"urls": {}, "outlook_anywhere": {}, "autodiscover_internal_uri": None,

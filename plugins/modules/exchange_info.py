@@ -3,9 +3,6 @@
 # Copyright: mailops.exchange contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 ---
@@ -171,7 +168,7 @@ PARTS = ("servers", "client_access", "certificates", "receive_connectors", "send
 PER_SERVER = ("client_access", "certificates")
 
 # One read for everything; each part is guarded by a boolean so that only what is asked for runs.
-READ_TEMPLATE = u"""$allServers = @(Get-ExchangeServer | ForEach-Object { [ordered]@{
+READ_TEMPLATE = """$allServers = @(Get-ExchangeServer | ForEach-Object { [ordered]@{
     name = [string]$_.Name
     fqdn = [string]$_.Fqdn
     version = [string]$_.AdminDisplayVersion
@@ -183,10 +180,10 @@ if ({per_server}) {
         $server = $_
         $serverState = $null
         if ({client_access}) {
-""" + vdir_plan.SERVER_BLOCK + u"""        }
+""" + vdir_plan.SERVER_BLOCK + """        }
         $__store = $null
         if ({certificates}) {
-""" + cp.STORE_READ + u"""        }
+""" + cp.STORE_READ + """        }
         [ordered]@{ name = $server; client_access = $serverState; certificates = $__store }
     })
 }

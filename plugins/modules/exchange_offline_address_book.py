@@ -3,9 +3,6 @@
 # Copyright: mailops.exchange contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 ---
@@ -119,7 +116,7 @@ from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps
 
 # Every value is read through its string form: the same for live objects (EMS, snap-in) and for what a plain
 # Import-PSSession delivers, where Exchange-typed values and the elements of multi-valued ones arrive as strings.
-READ_SCRIPT = u"""$oabs = @(Get-OfflineAddressBook | ForEach-Object { [ordered]@{
+READ_SCRIPT = """$oabs = @(Get-OfflineAddressBook | ForEach-Object { [ordered]@{
     name = [string]$_.Name
     identity = [string]$_.Identity
     is_default = ([string]$_.IsDefault -eq 'True')

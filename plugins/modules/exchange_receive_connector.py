@@ -3,9 +3,6 @@
 # Copyright: mailops.exchange contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r'''
 ---
@@ -205,7 +202,7 @@ from ansible_collections.mailops.exchange.plugins.module_utils import canonical
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_module import ExchangeModule
 from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_command, ps_script
 
-READ_TEMPLATE = u"""$connectors = @(Get-ReceiveConnector | ForEach-Object {
+READ_TEMPLATE = """$connectors = @(Get-ReceiveConnector | ForEach-Object {
     [pscustomobject]@{
         Name = [string]$_.Name
         Identity = [string]$_.Identity

@@ -3,9 +3,6 @@
 # Copyright: mailops.exchange contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 ---
@@ -273,10 +270,7 @@ from ansible_collections.mailops.exchange.plugins.module_utils.validation import
     check_dns,
 )
 
-try:
-    from urllib.parse import urlsplit
-except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
-    from urlparse import urlsplit
+from urllib.parse import urlsplit
 
 try:
     import dns.exception

@@ -18,9 +18,6 @@ With another connection (``local``) the module opens its own session and needs t
 arguments are passed unchanged (see SECURITY.md).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase

@@ -23,9 +23,6 @@ Lifetime: the broker ends when
 It then closes the Exchange session (deletes the WinRM shell) and removes its socket.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import errno
 import hashlib
@@ -80,7 +77,7 @@ RPC_METHODS = ("exchange_query", "exchange_execute", PING_METHOD, "exchange_hold
 SECRET_LIFETIME = 600
 
 
-class ExchangeBroker(object):
+class ExchangeBroker:
     """The JSON-RPC object: one ExchangeSession, re-opened when the server dropped it (safely, see ``_run``)."""
 
     def __init__(self, settings, session_factory=None, shell_ledger=None):
@@ -308,7 +305,7 @@ def private_directory(directory):
 
 # -- the shells of brokers that were killed ---------------------------------------------------------------------------
 
-class ShellLedger(object):
+class ShellLedger:
     """The ids of the WinRM shells the brokers of one set of settings opened and have not deleted yet.
 
     A JSON file (mode 0600) in the control directory, next to the sockets: ``[{"id": ..., "pid": broker pid}]``.

@@ -16,9 +16,6 @@ whole result, ``invocation``, warnings, and a result that went through JSON (the
 file, no AnsiballZ payload and no argument file is written - a secret is never at rest.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import importlib
 import json
@@ -38,7 +35,7 @@ class ModuleExit(BaseException):
         self.result = result
 
 
-class InProcessAnsibleModule(object):
+class InProcessAnsibleModule:
     """The part of ``AnsibleModule`` an ``ExchangeModule`` uses, for one module run in the worker."""
 
     def __init__(self, argument_spec, args, name, check_mode=False, diff=False, socket_path=None,

@@ -9,10 +9,6 @@ environment is fed to the modules' own argument validation: every value must be 
 operator entered.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import os
 
 import pytest

@@ -4,10 +4,6 @@
 """awx/configure.yml's sliced job template (issue 16): the whole procedure with job_slice_count, created only when
 asked for, and the example variables ask for it."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import os
 
 import yaml

@@ -10,10 +10,6 @@ checked option by option, down into documented suboptions, with literal values c
 ``type``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import ast
 import functools
 import os
