@@ -126,14 +126,11 @@ diff:
 
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_module import ExchangeModule
-from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_command
+from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import ACCEPTED_DOMAIN
 
 READ_SCRIPT = """$domains = @(Get-AcceptedDomain | ForEach-Object {
     [pscustomobject]@{
-        Name = [string]$_.Name
-        DomainName = [string]$_.DomainName
-        DomainType = [string]$_.DomainType
-        Default = [bool]$_.Default
+""" + ACCEPTED_DOMAIN.projection() + """
     }
 })
 ConvertTo-Json -InputObject $domains -Depth 4 -Compress
@@ -144,13 +141,9 @@ DOMAIN_TYPES = ("Authoritative", "InternalRelay", "ExternalRelay")
 
 def normalise(record):
     """An accepted domain as read (Exchange names) -> the module's options shape."""
-    return {
-        "name": record.get("Name"),
-        "domain_name": canonical.fqdn(record.get("DomainName")),
-        "domain_type": record.get("DomainType"),
-        "make_default": bool(record.get("Default")),
-        "state": "present",
-    }
+    out = ACCEPTED_DOMAIN.read(record)
+    out["domain_name"] = canonical.fqdn(out["domain_name"])
+    return out
 
 
 def validate(params):
@@ -169,52 +162,42 @@ def plan(params, domains):
     """Pure planning: (commands, before, after) from the options and every accepted domain as read."""
     name = params["name"].strip()
     records = [normalise(d) for d in (domains or [])]
-    current = next((r for r in records if (r["name"] or "").casefold() == name.casefold()), None)
+    current = ACCEPTED_DOMAIN.find(records, name)
     before = dict(current) if current else {"name": name, "state": "absent"}
-    commands = []
 
     if params.get("state") == "absent":
-        if current is None:
-            return commands, before, dict(before)
-        if current["make_default"]:
+        if current is not None and current["make_default"]:
             raise ValueError("accepted domain '%s' (%s) is the default accepted domain and cannot be removed; "
                              "make another accepted domain the default first" % (current["name"], current["domain_name"]))
-        commands.append(ps_command("Remove-AcceptedDomain", {"Identity": current["name"], "Confirm": False}))
-        return commands, before, {"name": current["name"], "state": "absent"}
+        commands, after = ACCEPTED_DOMAIN.remove(current)
+        return commands, before, after or dict(before)
 
-    wanted_domain = canonical.fqdn(params.get("domain_name"))
-    wanted_type = params.get("domain_type")
+    wanted = dict((option, params[option]) for option in ("domain_name", "domain_type") if params.get(option))
+    if params.get("make_default"):
+        wanted["make_default"] = True
     if current is None:
-        if wanted_domain is None:
+        if "domain_name" not in wanted:
             raise ValueError("accepted domain '%s' does not exist: domain_name is required to create it" % name)
-        clash = next((r for r in records if r["domain_name"] == wanted_domain), None)
+        domain = canonical.fqdn(wanted["domain_name"])
+        clash = next((r for r in records if r["domain_name"] == domain), None)
         if clash is not None:
-            raise ValueError("domain %s is already the accepted domain '%s'" % (wanted_domain, clash["name"]))
-        wanted_type = wanted_type or "Authoritative"
-        commands.append(ps_command("New-AcceptedDomain", {
-            "Name": name, "DomainName": params["domain_name"].strip().rstrip("."), "DomainType": wanted_type}))
-        if params.get("make_default"):
-            commands.append(ps_command("Set-AcceptedDomain", {"Identity": name, "MakeDefault": True}))
-        after = {"name": name, "domain_name": wanted_domain, "domain_type": wanted_type,
-                 "make_default": bool(params.get("make_default")), "state": "present"}
+            raise ValueError("domain %s is already the accepted domain '%s'" % (domain, clash["name"]))
+        wanted.setdefault("domain_type", "Authoritative")
+        # New-AcceptedDomain has no -MakeDefault: a new default is made so by Set-AcceptedDomain.
+        make_default = wanted.pop("make_default", False)
+        line, given = ACCEPTED_DOMAIN.create([("Name", name)], wanted)
+        commands = [line]
+        if make_default:
+            commands.extend(ACCEPTED_DOMAIN.update(dict(given, name=name, make_default=False),
+                                                   {"make_default": True})[0])
+        after = dict(given, name=name, make_default=bool(make_default), state="present")
         return commands, before, after
 
-    if wanted_domain is not None and wanted_domain != current["domain_name"]:
+    if "domain_name" in wanted and canonical.fqdn(wanted["domain_name"]) != current["domain_name"]:
         raise ValueError("accepted domain '%s' is for %s, not %s: Set-AcceptedDomain cannot change the domain; "
                          "remove it and create it again, or use another name"
-                         % (current["name"], current["domain_name"], wanted_domain))
-    after = dict(current)
-    changes = {}
-    if wanted_type and wanted_type != current["domain_type"]:
-        changes["DomainType"] = wanted_type
-        after["domain_type"] = wanted_type
-    if params.get("make_default") and not current["make_default"]:
-        changes["MakeDefault"] = True
-        after["make_default"] = True
-    if changes:
-        params_out = {"Identity": current["name"]}
-        params_out.update(changes)
-        commands.append(ps_command("Set-AcceptedDomain", params_out))
+                         % (current["name"], current["domain_name"], canonical.fqdn(wanted["domain_name"])))
+    commands, after = ACCEPTED_DOMAIN.update(current, wanted)
     return commands, before, after
 
 

@@ -161,6 +161,7 @@ from ansible_collections.mailops.exchange.plugins.module_utils import certificat
 from ansible_collections.mailops.exchange.plugins.module_utils import certificate_plan as cp
 from ansible_collections.mailops.exchange.plugins.module_utils import vdir_plan
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_module import ExchangeModule
+from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import ACCEPTED_DOMAIN, SEND_CONNECTOR
 from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_script
 
 PARTS = ("servers", "client_access", "certificates", "receive_connectors", "send_connectors", "accepted_domains",
@@ -190,16 +191,7 @@ if ({per_server}) {
 $send = @()
 if ({send_connectors}) {
     $send = @(Get-SendConnector | ForEach-Object { [ordered]@{
-        name = [string]$_.Name
-        address_spaces = @($_.AddressSpaces | ForEach-Object { [string]$_ })
-        dns_routing_enabled = [bool]$_.DNSRoutingEnabled
-        smart_hosts = @($_.SmartHosts | ForEach-Object { [string]$_ })
-        source_transport_servers = @($_.SourceTransportServers | ForEach-Object { [string]$_ })
-        fqdn = [string]$_.Fqdn
-        enabled = [bool]$_.Enabled
-        max_message_size = [string]$_.MaxMessageSize
-        require_tls = [bool]$_.RequireTLS
-        comment = [string]$_.Comment
+""" + SEND_CONNECTOR.projection(keys="info") + """
     } })
 }
 $receive = @()
@@ -221,10 +213,7 @@ if ({receive_connectors}) {
 $domains = @()
 if ({accepted_domains}) {
     $domains = @(Get-AcceptedDomain | ForEach-Object { [ordered]@{
-        name = [string]$_.Name
-        domain_name = [string]$_.DomainName
-        domain_type = [string]$_.DomainType
-        default = [bool]$_.Default
+""" + ACCEPTED_DOMAIN.projection(keys="info") + """
     } })
 }
 $policies = @()
@@ -317,19 +306,7 @@ def shape_server(record, state, certificates, parts):
 
 
 def shape_send_connector(record):
-    return {
-        "name": record.get("name"),
-        "address_spaces": _list(record.get("address_spaces")),
-        "dns_routing_enabled": bool(record.get("dns_routing_enabled")),
-        "smart_hosts": _list(record.get("smart_hosts")),
-        "source_transport_servers": _list(record.get("source_transport_servers")),
-        "fqdn": canonical.text(record.get("fqdn")),
-        "enabled": bool(record.get("enabled")),
-        "max_message_size": canonical.text(record.get("max_message_size")),
-        "require_tls": bool(record.get("require_tls")),
-        "comment": canonical.text(record.get("comment")),
-        "state": "present",
-    }
+    return SEND_CONNECTOR.read(record, keys="info")
 
 
 def shape_receive_connector(record):
@@ -352,13 +329,9 @@ def shape_receive_connector(record):
 
 
 def shape_accepted_domain(record):
-    return {
-        "name": record.get("name"),
-        "domain_name": canonical.fqdn(record.get("domain_name")),
-        "domain_type": canonical.text(record.get("domain_type")),
-        "make_default": bool(record.get("default")),
-        "state": "present",
-    }
+    out = ACCEPTED_DOMAIN.read(record, keys="info")
+    out["domain_name"] = canonical.fqdn(out["domain_name"])
+    return out
 
 
 def shape_policy(record):

@@ -181,21 +181,12 @@ diff:
 
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_module import ExchangeModule
-from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_command
+from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import SEND_CONNECTOR
+from ansible_collections.mailops.exchange.plugins.module_utils.resource import as_list
 
 READ_SCRIPT = """$connectors = @(Get-SendConnector | ForEach-Object {
     [pscustomobject]@{
-        Name = [string]$_.Name
-        Identity = [string]$_.Identity
-        AddressSpaces = @($_.AddressSpaces | ForEach-Object { [string]$_ })
-        DNSRoutingEnabled = [bool]$_.DNSRoutingEnabled
-        SmartHosts = @($_.SmartHosts | ForEach-Object { [string]$_ })
-        SourceTransportServers = @($_.SourceTransportServers | ForEach-Object { [string]$_ })
-        Fqdn = [string]$_.Fqdn
-        Enabled = [bool]$_.Enabled
-        MaxMessageSize = [string]$_.MaxMessageSize
-        RequireTLS = [bool]$_.RequireTLS
-        Comment = [string]$_.Comment
+""" + SEND_CONNECTOR.projection() + """
     }
 })
 $servers = @(Get-ExchangeServer | ForEach-Object { [string]$_.Name })
@@ -205,44 +196,17 @@ ConvertTo-Json -InputObject ([pscustomobject]@{ connectors = $connectors; server
 #: The address spaces of a new connector when the task sets none.
 DEFAULT_ADDRESS_SPACES = ("*",)
 
+#: What a new connector reads when the task does not set it (Exchange's defaults, New-SendConnector).
+CREATE_DEFAULTS = {"address_spaces": ["SMTP:*;1"], "dns_routing_enabled": True, "smart_hosts": [],
+                   "source_transport_servers": [], "fqdn": None, "enabled": True, "max_message_size": None,
+                   "require_tls": False, "comment": None}
+
 _SMART_HOST_IP = r"^\[[0-9A-Fa-f:.]+\]\Z"
-
-
-def _as_list(value):
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return value
-    return [value]
 
 
 def normalise(record):
     """A connector as read -> the module's options shape."""
-    return {
-        "name": record.get("Name"),
-        "address_spaces": _as_list(record.get("AddressSpaces")),
-        "dns_routing_enabled": bool(record.get("DNSRoutingEnabled")),
-        "smart_hosts": _as_list(record.get("SmartHosts")),
-        "source_transport_servers": _as_list(record.get("SourceTransportServers")),
-        "fqdn": canonical.text(record.get("Fqdn")),
-        "enabled": bool(record.get("Enabled")),
-        "max_message_size": canonical.text(record.get("MaxMessageSize")),
-        "require_tls": bool(record.get("RequireTLS")),
-        "comment": canonical.text(record.get("Comment")),
-        "state": "present",
-    }
-
-
-def _smart_host(value):
-    value = canonical.text(value)
-    if value is None:
-        return None
-    return value.lower().rstrip(".")
-
-
-def _server(value):
-    value = canonical.text(value)
-    return value.casefold() if value else None
+    return SEND_CONNECTOR.read(record)
 
 
 def validate(params):
@@ -278,130 +242,61 @@ def validate(params):
     canonical.byte_size(params.get("max_message_size"))
 
 
-def _size_argument(value):
-    size = canonical.byte_size(value)
-    if size == "Unlimited":
-        return "Unlimited"
-    text_value = canonical.text(value)
-    if text_value is not None and text_value.isdigit():
-        return size
-    return text_value.replace(" ", "")
+def wanted_values(params, current, known):
+    """What the task sets (options -> values); an update changes only these. Routing is by MX records or through
+    smart hosts: giving smart hosts turns DNS routing off, turning DNS routing on clears the smart hosts."""
+    wanted = {}
+    if params.get("address_spaces") is not None:
+        wanted["address_spaces"] = [s.strip() for s in params["address_spaces"]]
+    dns = params.get("dns_routing_enabled")
+    if params.get("smart_hosts") and dns is None:
+        dns = False
+    if dns is not None:
+        wanted["dns_routing_enabled"] = dns
+    if params.get("smart_hosts") is not None:
+        wanted["smart_hosts"] = [h.strip() for h in params["smart_hosts"]]
+    elif dns is True and current is not None and current["smart_hosts"]:
+        wanted["smart_hosts"] = []
+    if params.get("source_transport_servers") is not None:
+        wanted["source_transport_servers"] = [known[s.strip().casefold()] for s in params["source_transport_servers"]]
+    if params.get("fqdn") is not None:
+        wanted["fqdn"] = canonical.text(params["fqdn"])
+    for option in ("enabled", "max_message_size", "require_tls", "comment"):
+        if params.get(option) is not None:
+            wanted[option] = params[option]
+    return wanted
 
 
 def plan(params, read):
     """Pure planning: (commands, before, after) from the options and the read round."""
     read = read or {}
-    connectors = [normalise(c) for c in _as_list(read.get("connectors"))]
-    servers = [s for s in _as_list(read.get("servers")) if s]
+    connectors = [normalise(c) for c in as_list(read.get("connectors"))]
+    servers = [s for s in as_list(read.get("servers")) if s]
     name = params["name"].strip()
-    current = next((c for c in connectors if (c["name"] or "").casefold() == name.casefold()), None)
+    current = SEND_CONNECTOR.find(connectors, name)
     before = dict(current) if current else {"name": name, "state": "absent"}
 
     if params.get("state") == "absent":
-        if current is None:
-            return [], before, dict(before)
-        return ([ps_command("Remove-SendConnector", {"Identity": current["name"], "Confirm": False})], before,
-                {"name": current["name"], "state": "absent"})
+        commands, after = SEND_CONNECTOR.remove(current)
+        return commands, before, after or dict(before)
 
     known = {s.casefold(): s for s in servers}
     for server in params.get("source_transport_servers") or []:
         if server.strip().casefold() not in known:
             raise ValueError("source transport server '%s' is not an Exchange server of this organisation (servers: %s)"
                              % (server.strip(), ", ".join(servers) or "none found"))
-
-    wanted = {}
-    if params.get("address_spaces") is not None:
-        wanted["AddressSpaces"] = [s.strip() for s in params["address_spaces"]]
-    dns = params.get("dns_routing_enabled")
-    if params.get("smart_hosts") and dns is None:
-        dns = False
-    if dns is not None:
-        wanted["DNSRoutingEnabled"] = dns
-    if params.get("smart_hosts") is not None:
-        wanted["SmartHosts"] = [h.strip() for h in params["smart_hosts"]]
-    elif dns is True and current is not None and current["smart_hosts"]:
-        wanted["SmartHosts"] = []
-    if params.get("source_transport_servers") is not None:
-        wanted["SourceTransportServers"] = [known[s.strip().casefold()] for s in params["source_transport_servers"]]
-    if params.get("fqdn") is not None:
-        wanted["Fqdn"] = canonical.text(params["fqdn"])
-    if params.get("enabled") is not None:
-        wanted["Enabled"] = params["enabled"]
-    if params.get("max_message_size") is not None:
-        wanted["MaxMessageSize"] = _size_argument(params["max_message_size"])
-    if params.get("require_tls") is not None:
-        wanted["RequireTLS"] = params["require_tls"]
-    if params.get("comment") is not None:
-        wanted["Comment"] = params["comment"] if params["comment"] != "" else None
+    wanted = wanted_values(params, current, known)
 
     if current is None:
-        # An update changes only what the task sets; a new connector needs address spaces: every domain by default.
-        new = {"Name": name, "Usage": params.get("usage") or "Custom", "AddressSpaces": list(DEFAULT_ADDRESS_SPACES)}
-        new.update(wanted)
-        if "SmartHosts" in new and not new["SmartHosts"]:
-            del new["SmartHosts"]
-        for key in ("Fqdn", "Comment"):
-            if key in new and new[key] is None:
-                del new[key]
-        after = {
-            "name": name,
-            "address_spaces": [canonical.address_space(s) for s in new["AddressSpaces"]],
-            "dns_routing_enabled": new.get("DNSRoutingEnabled", True),
-            "smart_hosts": new.get("SmartHosts", []),
-            "source_transport_servers": new.get("SourceTransportServers", []),
-            "fqdn": new.get("Fqdn"),
-            "enabled": new.get("Enabled", True),
-            "max_message_size": params.get("max_message_size"),
-            "require_tls": new.get("RequireTLS", False),
-            "comment": new.get("Comment"),
-            "state": "present",
-        }
-        return [ps_command("New-SendConnector", new)], before, after
+        # A new connector needs address spaces: every domain unless the task sets them.
+        line, given = SEND_CONNECTOR.create([("Name", name), ("Usage", params.get("usage") or "Custom"),
+                                             ("AddressSpaces", list(DEFAULT_ADDRESS_SPACES))], wanted)
+        after = dict(CREATE_DEFAULTS, name=name, state="present")
+        after.update(given)
+        return [line], before, after
 
-    changes = {}
-    after = dict(current)
-    if "AddressSpaces" in wanted and not canonical.same_set(wanted["AddressSpaces"], current["address_spaces"],
-                                                            key=canonical.address_space):
-        changes["AddressSpaces"] = wanted["AddressSpaces"]
-        after["address_spaces"] = [canonical.address_space(s) for s in wanted["AddressSpaces"]]
-    if "DNSRoutingEnabled" in wanted and wanted["DNSRoutingEnabled"] != current["dns_routing_enabled"]:
-        changes["DNSRoutingEnabled"] = wanted["DNSRoutingEnabled"]
-        after["dns_routing_enabled"] = wanted["DNSRoutingEnabled"]
-    if "SmartHosts" in wanted and not canonical.same_set(wanted["SmartHosts"], current["smart_hosts"], key=_smart_host):
-        changes["SmartHosts"] = wanted["SmartHosts"] or None
-        after["smart_hosts"] = wanted["SmartHosts"]
-    if "SourceTransportServers" in wanted and not canonical.same_set(
-            wanted["SourceTransportServers"], current["source_transport_servers"], key=_server):
-        changes["SourceTransportServers"] = wanted["SourceTransportServers"]
-        after["source_transport_servers"] = wanted["SourceTransportServers"]
-    if "Fqdn" in wanted and canonical.fqdn(wanted["Fqdn"]) != canonical.fqdn(current["fqdn"]):
-        changes["Fqdn"] = wanted["Fqdn"]
-        after["fqdn"] = wanted["Fqdn"]
-    if "Enabled" in wanted and wanted["Enabled"] != current["enabled"]:
-        changes["Enabled"] = wanted["Enabled"]
-        after["enabled"] = wanted["Enabled"]
-    if "MaxMessageSize" in wanted and (canonical.byte_size(params["max_message_size"])
-                                       != _current_size(current["max_message_size"])):
-        changes["MaxMessageSize"] = wanted["MaxMessageSize"]
-        after["max_message_size"] = params["max_message_size"]
-    if "RequireTLS" in wanted and wanted["RequireTLS"] != current["require_tls"]:
-        changes["RequireTLS"] = wanted["RequireTLS"]
-        after["require_tls"] = wanted["RequireTLS"]
-    if "Comment" in wanted and (wanted["Comment"] or None) != (current["comment"] or None):
-        changes["Comment"] = wanted["Comment"]
-        after["comment"] = wanted["Comment"]
-    if not changes:
-        return [], before, after
-    line = {"Identity": current["name"]}
-    line.update(changes)
-    return [ps_command("Set-SendConnector", line)], before, after
-
-
-def _current_size(value):
-    try:
-        return canonical.byte_size(value)
-    except ValueError:
-        return value
+    commands, after = SEND_CONNECTOR.update(current, wanted)
+    return commands, before, after
 
 
 def main():

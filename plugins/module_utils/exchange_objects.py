@@ -1,0 +1,73 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailops.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The tables of the Exchange objects the procedure configures (see :mod:`resource`): each property once.
+
+The modules plan from these tables and ``exchange_info`` reads with them, so a property is read, compared and
+written the same way everywhere. The property names and parameters are Exchange's (``exchange-cmdlets.json`` of the
+project's reference, the cmdlets' documentation on learn.microsoft.com).
+"""
+
+from ansible_collections.mailops.exchange.plugins.module_utils import canonical
+from ansible_collections.mailops.exchange.plugins.module_utils.resource import Field, Resource
+
+
+def _smart_host(value):
+    value = canonical.text(value)
+    return value.lower().rstrip(".") if value is not None else None
+
+
+def _server(value):
+    value = canonical.text(value)
+    return value.casefold() if value else None
+
+
+def _size_argument(value):
+    """MaxMessageSize as written: bytes for a plain number, else Exchange's own unit syntax (35MB, Unlimited)."""
+    size = canonical.byte_size(value)
+    if size == "Unlimited":
+        return "Unlimited"
+    text_value = canonical.text(value)
+    if text_value is not None and text_value.isdigit():
+        return size
+    return text_value.replace(" ", "")
+
+
+def _current_size(value):
+    try:
+        return canonical.byte_size(value)
+    except ValueError:
+        return value
+
+
+def _no_empty_text(value):
+    return value if value != "" else None
+
+
+SEND_CONNECTOR = Resource("SendConnector", [
+    Field("name", "Name", kind="name"),
+    Field("address_spaces", "AddressSpaces", kind="list", unordered=True, key=canonical.address_space,
+          after=lambda wanted: [canonical.address_space(s) for s in wanted]),
+    Field("dns_routing_enabled", "DNSRoutingEnabled", kind="bool"),
+    Field("smart_hosts", "SmartHosts", kind="list", unordered=True, key=_smart_host,
+          argument=lambda wanted: wanted or None),  # no smart hosts: $null
+    Field("source_transport_servers", "SourceTransportServers", kind="list", unordered=True, key=_server),
+    Field("fqdn", "Fqdn", key=canonical.fqdn),
+    Field("enabled", "Enabled", kind="bool"),
+    Field("max_message_size", "MaxMessageSize", argument=_size_argument,
+          same=lambda wanted, current: canonical.byte_size(wanted) == _current_size(current)),
+    Field("require_tls", "RequireTLS", kind="bool"),
+    Field("comment", "Comment", argument=_no_empty_text, after=_no_empty_text,
+          same=lambda wanted, current: (_no_empty_text(wanted) or None) == (current or None)),
+])
+
+ACCEPTED_DOMAIN = Resource("AcceptedDomain", [
+    Field("name", "Name", kind="name"),
+    Field("domain_name", "DomainName", key=canonical.fqdn, create_only=True,
+          argument=lambda wanted: wanted.strip().rstrip("."), after=canonical.fqdn),
+    Field("domain_type", "DomainType"),
+    # Exchange has one default accepted domain: making another the default is the way to change it, so false
+    # asks for nothing.
+    Field("make_default", "Default", kind="bool", info="default", parameter="MakeDefault",
+          same=lambda wanted, current: not wanted or bool(current)),
+])

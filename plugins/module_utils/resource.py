@@ -1,0 +1,198 @@
+# -*- coding: utf-8 -*-
+# Copyright: mailops.exchange contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One resource engine: each Exchange object is a table of its properties, written once.
+
+A :class:`Field` says, for one property: the module option, the Exchange property and parameter, how it is read
+(its projection in the read script), its canonical form, how a wanted value compares with what is read, how it is
+written, what the object reads after the write, the key ``exchange_info`` returns it under, and whether it can only be
+given when the object is created. A :class:`Resource` is the table of one object (``SendConnector``,
+``AcceptedDomain``, ...). From the table come:
+
+- the read script's projection (:meth:`Resource.projection`), for the module (Exchange names) and for
+  ``exchange_info`` (its keys) - so both read the same properties the same way;
+- the read record in the module's shape (:meth:`Resource.read`);
+- the plan: the ``New-``/``Set-``/``Remove-`` lines and the before/after states (:meth:`Resource.create`,
+  :meth:`Resource.update`, :meth:`Resource.remove`).
+
+What is particular to an object (the interplay of two options, a clash with another object, a default on create)
+stays in its module, which hands the engine the wanted values; the engine does the rest. No network here: the
+engine is plain Python, unit-tested without Exchange; the lines go through :func:`ps_command` (the one quoting
+function).
+"""
+
+from ansible_collections.mailops.exchange.plugins.module_utils import canonical
+from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_command
+
+
+def as_list(value):
+    """A multi-valued property as read: PowerShell's ConvertTo-Json gives a single element as a scalar."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, str):
+        return [value] if value else []
+    return list(value)
+
+
+def flags(value):
+    """A flags enum as read (``"Tls, BasicAuth"`` or a list): its names, ``None`` dropped."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    return [v.strip() for v in value if v and v.strip() and v.strip().casefold() != "none"]
+
+
+# How a property is read: its projection in PowerShell ({0} is the property name) and its Python form.
+KINDS = {
+    "text": ("[string]$_.{0}", canonical.text),
+    "bool": ("[bool]$_.{0}", bool),
+    "list": ("@($_.{0} | ForEach-Object {{ [string]$_ }})", as_list),
+    "flags": ("[string]$_.{0}", flags),
+    "name": ("[string]$_.{0}", lambda value: value),
+}
+
+
+def _identity(value):
+    return value
+
+
+class Field:
+    """One property of an Exchange object (see the module docstring)."""
+
+    def __init__(self, option, exchange, kind="text", info=None, key=None, same=None, after=None, argument=None,
+                 create_only=False, read_only=False, unordered=False, parameter=None):
+        self.option = option              # the module option (and the key of the module's read record)
+        self.exchange = exchange          # the Exchange property (read)
+        self.parameter = parameter or exchange  # the cmdlet parameter that writes it
+        self.kind = kind
+        self.info = info or option        # the key exchange_info returns it under
+        self.key = key                    # canonical form of one value (of each element, for lists)
+        self.unordered = unordered        # lists: compared as sets of canonical values
+        self._same = same                 # (wanted argument, value read) -> bool, when the rule is not canonical
+        self._after = after or _identity  # wanted argument -> what the object reads after the write
+        self._argument = argument or _identity  # wanted argument -> the cmdlet's argument
+        self.create_only = create_only    # the Set- cmdlet has no such parameter
+        self.read_only = read_only        # read and reported, never written
+
+    def projection(self):
+        return KINDS[self.kind][0].format(self.exchange)
+
+    def read(self, value):
+        return KINDS[self.kind][1](value)
+
+    def same(self, wanted, current):
+        if self._same is not None:
+            return self._same(wanted, current)
+        if self.kind in ("list", "flags"):
+            if self.unordered:
+                return canonical.same_set(wanted or [], current or [], key=self.key)
+            key = self.key or _identity
+            return [key(v) for v in wanted or []] == [key(v) for v in current or []]
+        key = self.key or _identity
+        return key(wanted) == key(current)
+
+    def after(self, wanted):
+        return self._after(wanted)
+
+    def argument(self, wanted):
+        return self._argument(wanted)
+
+
+class Resource:
+    """The table of one Exchange object: ``noun`` (``SendConnector``), its fields in the order its lines print
+    them, and the field that names it (``Identity`` of its Set- and Remove- lines)."""
+
+    def __init__(self, noun, fields, name="name"):
+        self.noun = noun
+        self.fields = list(fields)
+        self.by_option = dict((f.option, f) for f in self.fields)
+        self.name = self.by_option[name]
+
+    # --- reading ---------------------------------------------------------------------------------------------
+
+    def projection(self, keys="exchange", indent="        "):
+        """The ``@{ key = projection ... }`` body of a ``ForEach-Object`` over ``Get-<noun>``: keys are Exchange's
+        property names (``keys="exchange"``, the modules) or ``exchange_info``'s keys (``keys="info"``)."""
+        lines = []
+        for field in self.fields:
+            key = field.exchange if keys == "exchange" else field.info
+            lines.append("%s%s = %s" % (indent, key, field.projection()))
+        return "\n".join(lines)
+
+    def read(self, record, keys="exchange"):
+        """A record as the read script returned it -> the module's shape (options as keys, canonical values)."""
+        out = {}
+        for field in self.fields:
+            out[field.option] = field.read(record.get(field.exchange if keys == "exchange" else field.info))
+        out["state"] = "present"
+        return out
+
+    def info(self, record):
+        """A record read with ``projection(keys="info")`` -> exchange_info's shape."""
+        out = {}
+        for field in self.fields:
+            out[field.info] = field.read(record.get(field.info))
+        out["state"] = "present"
+        return out
+
+    def find(self, records, name):
+        """The record (module shape) whose name is ``name`` (Exchange compares names without case), or None."""
+        wanted = (name or "").casefold()
+        return next((r for r in records if (r.get(self.name.option) or "").casefold() == wanted), None)
+
+    # --- planning --------------------------------------------------------------------------------------------
+
+    def create(self, identity_arguments, wanted):
+        """(line, after) of ``New-<noun>``: ``identity_arguments`` first (an ordered list of (parameter, value)),
+        then the wanted fields in the table's order; ``wanted`` maps options to the task's values (a field whose
+        cmdlet argument is None is left to Exchange's default)."""
+        arguments = list(identity_arguments)
+        given = set(name for name, _unused in arguments)
+        after = {}
+        for field in self.fields:
+            if field.option not in wanted or field.read_only:
+                continue
+            value = wanted[field.option]
+            after[field.option] = field.after(value)
+            argument = field.argument(value)
+            if field.parameter in given:
+                arguments = [(n, argument if n == field.parameter else v) for n, v in arguments]
+            elif argument is not None:
+                arguments.append((field.parameter, argument))
+        return ps_command("New-" + self.noun, dict(arguments)), after
+
+    def update(self, current, wanted, identity=None, extra=None):
+        """(lines, after) of ``Set-<noun>`` for what differs between ``current`` (module shape, as read) and
+        ``wanted`` (options -> arguments, only what the task sets): no line when nothing differs. A create-only field
+        that differs is refused by the caller before this (the engine never silently drops a wanted change)."""
+        after = dict(current)
+        changes = []
+        for field in self.fields:
+            if field.option not in wanted or field.read_only:
+                continue
+            value = wanted[field.option]
+            if field.same(value, current.get(field.option)):
+                continue
+            if field.create_only:
+                raise ValueError("%s '%s': %s cannot be changed (Set-%s has no -%s); remove it and create it again"
+                                 % (self.noun, current.get(self.name.option), field.option, self.noun,
+                                    field.exchange))
+            changes.append((field.parameter, field.argument(value)))
+            after[field.option] = field.after(value)
+        if extra:
+            changes.extend(extra)
+        if not changes:
+            return [], after
+        line = [("Identity", identity if identity is not None else current[self.name.option])] + changes
+        return [ps_command("Set-" + self.noun, dict(line))], after
+
+    def remove(self, current, identity=None):
+        """(lines, after) of ``Remove-<noun>`` (no line when it is absent)."""
+        if current is None:
+            return [], None
+        name = identity if identity is not None else current[self.name.option]
+        return ([ps_command("Remove-" + self.noun, {"Identity": name, "Confirm": False})],
+                {self.name.option: current[self.name.option], "state": "absent"})

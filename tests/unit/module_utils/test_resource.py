@@ -1,0 +1,86 @@
+"""The resource engine: one table per Exchange object gives the read projection, the read shape and the lines."""
+
+import pytest
+
+from ansible_collections.mailops.exchange.plugins.module_utils import canonical
+from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import ACCEPTED_DOMAIN, SEND_CONNECTOR
+from ansible_collections.mailops.exchange.plugins.module_utils.resource import Field, Resource, as_list, flags
+from ansible_collections.mailops.exchange.plugins.modules import exchange_accepted_domain, exchange_info
+from ansible_collections.mailops.exchange.plugins.modules import exchange_send_connector
+
+WIDGET = Resource("Widget", [
+    Field("name", "Name", kind="name"),
+    Field("size", "Size", create_only=True),
+    Field("hosts", "Hosts", kind="list", unordered=True, key=str.lower),
+    Field("enabled", "Enabled", kind="bool", parameter="Enable"),
+    Field("note", "Comment", info="comment"),
+])
+
+
+def test_projection_reads_each_property_once_under_the_chosen_keys():
+    assert WIDGET.projection(indent="") == "\n".join([
+        "Name = [string]$_.Name", "Size = [string]$_.Size", "Hosts = @($_.Hosts | ForEach-Object { [string]$_ })",
+        "Enabled = [bool]$_.Enabled", "Comment = [string]$_.Comment"])
+    assert "comment = [string]$_.Comment" in WIDGET.projection(keys="info")
+
+
+def test_read_gives_the_module_shape_whatever_json_made_of_a_single_value():
+    record = {"Name": "W1", "Size": " 5 ", "Hosts": "a.contoso.com", "Enabled": 1, "Comment": ""}
+    assert WIDGET.read(record) == {"name": "W1", "size": "5", "hosts": ["a.contoso.com"], "enabled": True,
+                                   "note": None, "state": "present"}
+    assert WIDGET.read({"comment": "x"}, keys="info")["note"] == "x"
+
+
+def test_update_writes_only_what_differs_in_the_tables_order_with_the_cmdlets_parameter():
+    current = {"name": "W1", "size": "5", "hosts": ["A.contoso.com", "b.contoso.com"], "enabled": True, "note": None}
+    lines, after = WIDGET.update(current, {"hosts": ["b.contoso.com", "a.CONTOSO.com"], "enabled": False, "note": "x"})
+    assert lines == ["Set-Widget -Identity 'W1' -Enable:$false -Comment 'x'"]
+    assert after == dict(current, enabled=False, note="x")
+    assert WIDGET.update(current, {"hosts": ["a.contoso.com", "B.contoso.com"]}) == ([], current)
+
+
+def test_a_create_only_property_that_differs_is_refused_not_dropped():
+    with pytest.raises(ValueError, match="size cannot be changed .Set-Widget has no -Size."):
+        WIDGET.update({"name": "W1", "size": "5"}, {"size": "6"})
+
+
+def test_create_puts_identity_first_replaces_a_default_and_leaves_unset_arguments_to_exchange():
+    line, after = WIDGET.create([("Name", "W1"), ("Hosts", ["*"])], {"hosts": ["a"], "note": None, "enabled": True})
+    assert line == "New-Widget -Name 'W1' -Hosts @('a') -Enable:$true"
+    assert after == {"hosts": ["a"], "note": None, "enabled": True}
+
+
+def test_remove_names_the_object_as_read():
+    assert WIDGET.remove({"name": "w1"}) == (["Remove-Widget -Identity 'w1' -Confirm:$false"],
+                                              {"name": "w1", "state": "absent"})
+    assert WIDGET.remove(None) == ([], None)
+
+
+def test_helpers_for_values_as_json_gives_them():
+    assert as_list(None) == [] and as_list("") == [] and as_list("x") == ["x"] and as_list({"a": 1}) == [{"a": 1}]
+    assert flags("Tls, BasicAuth") == ["Tls", "BasicAuth"] and flags("None") == [] and flags(None) == []
+
+
+@pytest.mark.parametrize("resource, module_script, info_part", [
+    (SEND_CONNECTOR, exchange_send_connector.READ_SCRIPT, "$send"),
+    (ACCEPTED_DOMAIN, exchange_accepted_domain.READ_SCRIPT, "$domains"),
+])
+def test_the_module_and_exchange_info_read_the_same_properties_from_one_table(resource, module_script, info_part):
+    template = exchange_info.READ_TEMPLATE
+    info_block = template[template.index(info_part + " = @(Get-"):]
+    for field in resource.fields:
+        assert "%s = %s" % (field.exchange, field.projection()) in module_script
+        assert "%s = %s" % (field.info, field.projection()) in info_block.split("} })")[0]
+
+
+def test_exchange_info_returns_the_modules_shape():
+    record = {"name": "To internet", "address_spaces": "SMTP:*;1", "dns_routing_enabled": True, "smart_hosts": None,
+              "source_transport_servers": ["EX01"], "fqdn": "mail.contoso.com", "enabled": True,
+              "max_message_size": "35 MB (36,700,160 bytes)", "require_tls": False, "comment": ""}
+    as_module = {SEND_CONNECTOR.by_option[k].exchange if k in SEND_CONNECTOR.by_option else k: v
+                 for k, v in record.items()}
+    assert exchange_info.shape_send_connector(record) == exchange_send_connector.normalise(as_module)
+    domain = exchange_info.shape_accepted_domain({"name": "Contoso", "domain_name": "Contoso.COM.",
+                                                  "domain_type": "Authoritative", "default": True})
+    assert domain == {"name": "Contoso", "domain_name": canonical.fqdn("contoso.com"), "domain_type": "Authoritative",
+                      "make_default": True, "state": "present"}
