@@ -71,3 +71,32 @@ ACCEPTED_DOMAIN = Resource("AcceptedDomain", [
     Field("make_default", "Default", kind="bool", info="default", parameter="MakeDefault",
           same=lambda wanted, current: not wanted or bool(current)),
 ])
+
+
+def _template(value):
+    return canonical.address_template(value, primary=False)
+
+
+EMAIL_ADDRESS_POLICY = Resource("EmailAddressPolicy", [
+    Field("name", "Name", kind="name"),
+    # The enabled templates as one list: "SMTP:" marks the primary address, "smtp:" the others; the order is
+    # Exchange's, not a setting.
+    Field("templates", "EnabledEmailAddressTemplates", kind="list", unordered=True, key=_template),
+    Field("priority", "Priority", read_only=True),
+    Field("recipient_filter_applied", "RecipientFilterApplied", kind="bool", read_only=True),
+])
+
+
+def _by_name(values):
+    return sorted(values, key=str.casefold)
+
+
+OFFLINE_ADDRESS_BOOK = Resource("OfflineAddressBook", [
+    Field("name", "Name", kind="name"),
+    Field("identity", "Identity", kind="name", read_only=True),
+    Field("is_default", "IsDefault", kind="flag", read_only=True),
+    Field("global_web_distribution_enabled", "GlobalWebDistributionEnabled", kind="flag"),
+    # Exchange 2013's OAB web distribution: the OAB virtual directories that serve this address book (seed 005).
+    Field("virtual_directories", "VirtualDirectories", kind="strings", unordered=True, key=str.casefold,
+          reader=_by_name, after=_by_name, argument=lambda wanted: list(wanted) if wanted else None),
+])

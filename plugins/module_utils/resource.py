@@ -52,6 +52,11 @@ KINDS = {
     "list": ("@($_.{0} | ForEach-Object {{ [string]$_ }})", as_list),
     "flags": ("[string]$_.{0}", flags),
     "name": ("[string]$_.{0}", lambda value: value),
+    # Read through the string form, the same for live objects (EMS, snap-in) and for what a plain Import-PSSession
+    # delivers, where Exchange-typed values and the elements of multi-valued ones arrive as strings.
+    "flag": ("([string]$_.{0} -eq 'True')", bool),
+    "strings": ("@(@($_.{0}) | Where-Object {{ $null -ne $_ }} | ForEach-Object {{ [string]$_ }})",
+                lambda value: [v for v in as_list(value) if v not in (None, "")]),
 }
 
 
@@ -63,7 +68,7 @@ class Field:
     """One property of an Exchange object (see the module docstring)."""
 
     def __init__(self, option, exchange, kind="text", info=None, key=None, same=None, after=None, argument=None,
-                 create_only=False, read_only=False, unordered=False, parameter=None):
+                 create_only=False, read_only=False, unordered=False, parameter=None, reader=None):
         self.option = option              # the module option (and the key of the module's read record)
         self.exchange = exchange          # the Exchange property (read)
         self.parameter = parameter or exchange  # the cmdlet parameter that writes it
@@ -76,17 +81,19 @@ class Field:
         self._argument = argument or _identity  # wanted argument -> the cmdlet's argument
         self.create_only = create_only    # the Set- cmdlet has no such parameter
         self.read_only = read_only        # read and reported, never written
+        self._reader = reader             # value as read -> the module's form, after the kind's own reading
 
     def projection(self):
         return KINDS[self.kind][0].format(self.exchange)
 
     def read(self, value):
-        return KINDS[self.kind][1](value)
+        value = KINDS[self.kind][1](value)
+        return self._reader(value) if self._reader is not None else value
 
     def same(self, wanted, current):
         if self._same is not None:
             return self._same(wanted, current)
-        if self.kind in ("list", "flags"):
+        if self.kind in ("list", "flags", "strings"):
             if self.unordered:
                 return canonical.same_set(wanted or [], current or [], key=self.key)
             key = self.key or _identity

@@ -135,13 +135,13 @@ import re
 
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_module import ExchangeModule
+from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import EMAIL_ADDRESS_POLICY
 from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_command
+from ansible_collections.mailops.exchange.plugins.module_utils.resource import as_list
 
 READ_SCRIPT = """$policies = @(Get-EmailAddressPolicy | ForEach-Object {
     [pscustomobject]@{
-        Name = [string]$_.Name
-        EnabledEmailAddressTemplates = @($_.EnabledEmailAddressTemplates | ForEach-Object { [string]$_ })
-        RecipientFilterApplied = [bool]$_.RecipientFilterApplied
+""" + EMAIL_ADDRESS_POLICY.projection() + """
     }
 })
 $domains = @(Get-AcceptedDomain | ForEach-Object {
@@ -152,12 +152,6 @@ ConvertTo-Json -InputObject ([pscustomobject]@{ policies = $policies; domains = 
 
 # A local part: literal address characters and Exchange's variables (%g %s %i %d %m, %<n>g, %rxy).
 _LOCAL_RE = re.compile(r"^(?:[A-Za-z0-9!#$&*+/=?^_`{|}~.\-]|%\d*[gsidmGSIDM]|%r..)*\Z")
-
-
-def _as_list(value):
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 def validate_template(template, primary):
@@ -199,13 +193,13 @@ def plan(params, read, assumed_domains=None):
     ``assumed_domains`` (check mode only) count as accepted besides those Exchange lists.
     """
     read = read or {}
-    policies = _as_list(read.get("policies"))
-    domains = [d.get("DomainName") for d in _as_list(read.get("domains")) if d.get("DomainName")]
+    policies = as_list(read.get("policies"))
+    domains = [d.get("DomainName") for d in as_list(read.get("domains")) if d.get("DomainName")]
     for domain in assumed_domains or []:
         if canonical.fqdn(domain) not in [canonical.fqdn(d) for d in domains]:
             domains.append(canonical.fqdn(domain))
     name = params["name"].strip()
-    policy = next((p for p in policies if (p.get("Name") or "").casefold() == name.casefold()), None)
+    policy = EMAIL_ADDRESS_POLICY.find([EMAIL_ADDRESS_POLICY.read(p) for p in policies], name)
     if policy is None:
         raise ValueError("email address policy '%s' does not exist (policies: %s)"
                          % (name, ", ".join(p.get("Name") or "" for p in policies) or "none"))
@@ -225,8 +219,7 @@ def plan(params, read, assumed_domains=None):
                          % (name, ", ".join(not_accepted), "is" if len(not_accepted) == 1 else "are",
                             ", ".join(domains) or "none"))
 
-    current = [canonical.address_template(t, primary=False) for t in _as_list(policy.get("EnabledEmailAddressTemplates"))]
-    current = [t for t in current if t]
+    current = [t for t in (canonical.address_template(t, primary=False) for t in policy["templates"]) if t]
     current_primary = next((t for t in current if canonical.is_primary_template(t)), None)
     current_extras = [t for t in current if not canonical.is_primary_template(t)]
     others = [t for t in current_extras if not t.lower().startswith("smtp:")]
@@ -235,18 +228,15 @@ def plan(params, read, assumed_domains=None):
     else:
         desired = [primary] + extras + others
 
-    before = {"name": policy.get("Name"), "primary_smtp_address_template": current_primary,
+    before = {"name": policy["name"], "primary_smtp_address_template": current_primary,
               "extra_templates": current_extras}
-    after = {"name": policy.get("Name"), "primary_smtp_address_template": primary,
+    after = {"name": policy["name"], "primary_smtp_address_template": primary,
              "extra_templates": [t for t in desired if t != primary]}
-    commands = []
-    changed = not canonical.same_set(desired, current)
-    if changed:
-        commands.append(ps_command("Set-EmailAddressPolicy", {"Identity": policy.get("Name"),
-                                                              "EnabledEmailAddressTemplates": desired}))
+    commands, _unused = EMAIL_ADDRESS_POLICY.update(dict(policy, templates=current), {"templates": desired})
+    changed = bool(commands)
     applied = bool(params.get("apply", True)) and (changed or bool(params.get("force_apply")))
     if applied:
-        commands.append(ps_command("Update-EmailAddressPolicy", {"Identity": policy.get("Name")}))
+        commands.append(ps_command("Update-EmailAddressPolicy", {"Identity": policy["name"]}))
     after["applied"] = applied
     return commands, before, after, domains
 

@@ -161,7 +161,8 @@ from ansible_collections.mailops.exchange.plugins.module_utils import certificat
 from ansible_collections.mailops.exchange.plugins.module_utils import certificate_plan as cp
 from ansible_collections.mailops.exchange.plugins.module_utils import vdir_plan
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_module import ExchangeModule
-from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import ACCEPTED_DOMAIN, SEND_CONNECTOR
+from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import (
+    ACCEPTED_DOMAIN, EMAIL_ADDRESS_POLICY, OFFLINE_ADDRESS_BOOK, SEND_CONNECTOR)
 from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_script
 
 PARTS = ("servers", "client_access", "certificates", "receive_connectors", "send_connectors", "accepted_domains",
@@ -219,18 +220,13 @@ if ({accepted_domains}) {
 $policies = @()
 if ({email_address_policies}) {
     $policies = @(Get-EmailAddressPolicy | ForEach-Object { [ordered]@{
-        name = [string]$_.Name
-        templates = @($_.EnabledEmailAddressTemplates | ForEach-Object { [string]$_ })
-        priority = [string]$_.Priority
+""" + EMAIL_ADDRESS_POLICY.projection(keys="info") + """
     } })
 }
 $oabs = @()
 if ({offline_address_books}) {
     $oabs = @(Get-OfflineAddressBook | ForEach-Object { [ordered]@{
-        name = [string]$_.Name
-        is_default = [bool]$_.IsDefault
-        global_web_distribution_enabled = [bool]$_.GlobalWebDistributionEnabled
-        virtual_directories = @($_.VirtualDirectories | ForEach-Object { [string]$_ })
+""" + OFFLINE_ADDRESS_BOOK.projection(keys="info") + """
     } })
 }
 ConvertTo-Json -Depth 12 -Compress -InputObject ([ordered]@{
@@ -335,26 +331,25 @@ def shape_accepted_domain(record):
 
 
 def shape_policy(record):
-    templates = _list(record.get("templates"))
+    policy = EMAIL_ADDRESS_POLICY.read(record, keys="info")
+    templates = policy["templates"]
     primary = next((t for t in templates if t.startswith("SMTP:")), None)
     extras = [t for t in templates if t != primary and t.lower().startswith("smtp:")]
     others = [t for t in templates if t != primary and not t.lower().startswith("smtp:")]
     return {
-        "name": record.get("name"),
+        "name": policy["name"],
         "primary_smtp_address_template": primary[len("SMTP:"):] if primary else None,
         "extra_templates": extras,
         "other_templates": others,
-        "priority": canonical.text(record.get("priority")),
+        "priority": policy["priority"],
     }
 
 
 def shape_offline_address_book(record):
-    return {
-        "name": record.get("name"),
-        "global_web_distribution_enabled": bool(record.get("global_web_distribution_enabled")),
-        "virtual_directories": sorted(_list(record.get("virtual_directories")), key=str.casefold),
-        "is_default": bool(record.get("is_default")),
-    }
+    book = OFFLINE_ADDRESS_BOOK.read(record, keys="info")
+    for key in ("identity", "state"):
+        del book[key]
+    return book
 
 
 def shape(answer, parts, servers=None):

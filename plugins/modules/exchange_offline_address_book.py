@@ -112,16 +112,12 @@ diff:
 
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_module import ExchangeModule
-from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_command
+from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import OFFLINE_ADDRESS_BOOK
 
-# Every value is read through its string form: the same for live objects (EMS, snap-in) and for what a plain
-# Import-PSSession delivers, where Exchange-typed values and the elements of multi-valued ones arrive as strings.
+# Every value is read through its string form (the table's "flag" and "strings" kinds): the same for live objects
+# (EMS, snap-in) and for what a plain Import-PSSession delivers.
 READ_SCRIPT = """$oabs = @(Get-OfflineAddressBook | ForEach-Object { [ordered]@{
-    name = [string]$_.Name
-    identity = [string]$_.Identity
-    is_default = ([string]$_.IsDefault -eq 'True')
-    global_web_distribution_enabled = ([string]$_.GlobalWebDistributionEnabled -eq 'True')
-    virtual_directories = @(@($_.VirtualDirectories) | Where-Object { $null -ne $_ } | ForEach-Object { [string]$_ })
+""" + OFFLINE_ADDRESS_BOOK.projection(keys="info", indent="    ") + """
 } })
 $vdirs = @(Get-OabVirtualDirectory -ADPropertiesOnly | ForEach-Object { [ordered]@{
     identity = [string]$_.Identity
@@ -184,16 +180,10 @@ def resolve_virtual_directories(entries, vdirs):
 
 
 def normalise(record):
-    return {
-        "name": record.get("name"),
-        "global_web_distribution_enabled": bool(record.get("global_web_distribution_enabled")),
-        "virtual_directories": sorted(_list(record.get("virtual_directories")), key=str.casefold),
-        "is_default": bool(record.get("is_default")),
-    }
-
-
-def _same_vdirs(a, b):
-    return canonical.same_set(a, b, key=lambda v: v.casefold())
+    current = OFFLINE_ADDRESS_BOOK.read(record, keys="info")
+    for key in ("identity", "state"):
+        del current[key]
+    return current
 
 
 def plan(params, answer):
@@ -218,21 +208,16 @@ def plan(params, answer):
     if wanted_global and wanted_vdirs is None:
         wanted_vdirs = []  # global web distribution: the list is cleared, as the procedure does
 
+    wanted = {}
+    if wanted_global is not None:
+        wanted["global_web_distribution_enabled"] = wanted_global
+    if wanted_vdirs is not None:
+        wanted["virtual_directories"] = wanted_vdirs
     commands, before, after = [], [], []
     for record in selected:
         current = normalise(record)
-        target = dict(current)
-        changes = {}
-        if wanted_global is not None and wanted_global != current["global_web_distribution_enabled"]:
-            changes["GlobalWebDistributionEnabled"] = wanted_global
-            target["global_web_distribution_enabled"] = wanted_global
-        if wanted_vdirs is not None and not _same_vdirs(wanted_vdirs, current["virtual_directories"]):
-            changes["VirtualDirectories"] = list(wanted_vdirs) if wanted_vdirs else None
-            target["virtual_directories"] = sorted(wanted_vdirs, key=str.casefold)
-        if changes:
-            line = {"Identity": record.get("identity") or current["name"]}
-            line.update(changes)
-            commands.append(ps_command("Set-OfflineAddressBook", line))
+        lines, target = OFFLINE_ADDRESS_BOOK.update(current, wanted, identity=record.get("identity") or current["name"])
+        commands.extend(lines)
         before.append(current)
         after.append(target)
     return commands, before, after

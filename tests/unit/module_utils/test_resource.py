@@ -3,9 +3,12 @@
 import pytest
 
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
-from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import ACCEPTED_DOMAIN, SEND_CONNECTOR
+from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import (
+    ACCEPTED_DOMAIN, EMAIL_ADDRESS_POLICY, OFFLINE_ADDRESS_BOOK, SEND_CONNECTOR)
 from ansible_collections.mailops.exchange.plugins.module_utils.resource import Field, Resource, as_list, flags
 from ansible_collections.mailops.exchange.plugins.modules import exchange_accepted_domain, exchange_info
+from ansible_collections.mailops.exchange.plugins.modules import exchange_email_address_policy
+from ansible_collections.mailops.exchange.plugins.modules import exchange_offline_address_book
 from ansible_collections.mailops.exchange.plugins.modules import exchange_send_connector
 
 WIDGET = Resource("Widget", [
@@ -64,6 +67,7 @@ def test_helpers_for_values_as_json_gives_them():
 @pytest.mark.parametrize("resource, module_script, info_part", [
     (SEND_CONNECTOR, exchange_send_connector.READ_SCRIPT, "$send"),
     (ACCEPTED_DOMAIN, exchange_accepted_domain.READ_SCRIPT, "$domains"),
+    (EMAIL_ADDRESS_POLICY, exchange_email_address_policy.READ_SCRIPT, "$policies"),
 ])
 def test_the_module_and_exchange_info_read_the_same_properties_from_one_table(resource, module_script, info_part):
     template = exchange_info.READ_TEMPLATE
@@ -71,6 +75,21 @@ def test_the_module_and_exchange_info_read_the_same_properties_from_one_table(re
     for field in resource.fields:
         assert "%s = %s" % (field.exchange, field.projection()) in module_script
         assert "%s = %s" % (field.info, field.projection()) in info_block.split("} })")[0]
+
+
+def test_the_offline_address_book_module_and_exchange_info_read_the_same_way():
+    # Both key their read by exchange_info's names and read through the string form (plain Import-PSSession).
+    template = exchange_info.READ_TEMPLATE
+    info_block = template[template.index("$oabs = @(Get-"):].split("} })")[0]
+    for field in OFFLINE_ADDRESS_BOOK.fields:
+        assert "%s = %s" % (field.info, field.projection()) in exchange_offline_address_book.READ_SCRIPT
+        assert "%s = %s" % (field.info, field.projection()) in info_block
+    record = {"name": "Default Offline Address Book", "identity": "\\Default Offline Address Book",
+              "is_default": True, "global_web_distribution_enabled": False,
+              "virtual_directories": ["EX02\\OAB (Default Web Site)", None, "ex01\\OAB (Default Web Site)"]}
+    assert exchange_info.shape_offline_address_book(record) == exchange_offline_address_book.normalise(record) == {
+        "name": "Default Offline Address Book", "is_default": True, "global_web_distribution_enabled": False,
+        "virtual_directories": ["ex01\\OAB (Default Web Site)", "EX02\\OAB (Default Web Site)"]}
 
 
 def test_exchange_info_returns_the_modules_shape():
