@@ -8,8 +8,11 @@ written the same way everywhere. The property names and parameters are Exchange'
 project's reference, the cmdlets' documentation on learn.microsoft.com).
 """
 
+import ipaddress
+import re
+
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
-from ansible_collections.mailops.exchange.plugins.module_utils.resource import Field, Resource
+from ansible_collections.mailops.exchange.plugins.module_utils.resource import Field, Resource, flags
 
 
 def _smart_host(value):
@@ -100,3 +103,80 @@ OFFLINE_ADDRESS_BOOK = Resource("OfflineAddressBook", [
     Field("virtual_directories", "VirtualDirectories", kind="strings", unordered=True, key=str.casefold,
           reader=_by_name, after=_by_name, argument=lambda wanted: list(wanted) if wanted else None),
 ])
+
+
+def same_flags(a, b):
+    """Two values of a flags enum (``'Tls, Integrated'`` or lists): the same names, in any order and case."""
+    return canonical.same_set(flags(a), flags(b), key=lambda v: v.casefold())
+
+
+def flags_argument(values):
+    """A flags enum as written: its names joined (``Tls, BasicAuth``), or ``None``."""
+    names = flags(values)
+    return ", ".join(names) if names else "None"
+
+
+def binding(value):
+    """Canonical IP binding: ``0.0.0.0:25``, ``[::]:25`` (addresses compressed, lower-case)."""
+    value = canonical.text(value)
+    if value is None:
+        return None
+    match = re.match(r"^\[?(?P<ip>[0-9A-Fa-f:.]+?)\]?:(?P<port>\d{1,5})\Z", value)
+    if not match:
+        raise ValueError("binding %r is not IP:port (for example 0.0.0.0:587 or [::]:587)" % value)
+    port = int(match.group("port"))
+    if not 0 < port < 65536:
+        raise ValueError("binding %r: port out of range" % value)
+    try:
+        address = ipaddress.ip_address(match.group("ip"))
+    except ValueError:
+        raise ValueError("binding %r: %r is not an IP address" % (value, match.group("ip")))
+    if address.version == 6:
+        return "[%s]:%d" % (address.compressed, port)
+    return "%s:%d" % (address.compressed, port)
+
+
+def ip_range(value):
+    """Canonical remote IP range: an address, ``a-b`` or a CIDR block, compressed."""
+    value = canonical.text(value)
+    if value is None:
+        return None
+    try:
+        if "-" in value:
+            low, high = [ipaddress.ip_address(part.strip()) for part in value.split("-", 1)]
+            if low.version != high.version or int(low) > int(high):
+                raise ValueError
+            return "%s-%s" % (low.compressed, high.compressed)
+        if "/" in value:
+            network = ipaddress.ip_network(value, strict=False)
+            return "%s/%d" % (network.network_address.compressed, network.prefixlen)
+        return ipaddress.ip_address(value).compressed
+    except ValueError:
+        raise ValueError("remote IP range %r is not an address, a range like 10.0.0.1-10.0.0.9 or a CIDR block "
+                         "like 10.0.0.0/24" % value)
+
+
+RECEIVE_CONNECTOR = Resource("ReceiveConnector", [
+    Field("identity", "Identity", kind="name", read_only=True),
+    Field("name", "Name", kind="name"),
+    Field("server", "Server", read_only=True),
+    Field("transport_role", "TransportRole"),
+    Field("fqdn", "Fqdn", key=canonical.fqdn),
+    # <I>issuer<S>subject, as Exchange prints it; Exchange compares it without case.
+    Field("tls_certificate_name", "TlsCertificateName", argument=canonical.text, after=canonical.text,
+          same=lambda wanted, current: canonical.same_text(wanted, current, casefold=True)),
+    Field("advertise_client_settings", "AdvertiseClientSettings", kind="bool"),
+    Field("bindings", "Bindings", kind="list", unordered=True, key=binding),
+    Field("remote_ip_ranges", "RemoteIPRanges", kind="list", unordered=True, key=ip_range),
+    Field("auth_mechanism", "AuthMechanism", kind="flags", same=same_flags, argument=flags_argument, after=flags),
+    Field("permission_groups", "PermissionGroups", kind="flags", same=same_flags, argument=flags_argument,
+          after=flags),
+], name="identity")
+
+
+def read_receive_connector(record, keys="exchange"):
+    """A receive connector as read; its server, where Exchange does not print it, from its identity (SERVER\\Name)."""
+    current = RECEIVE_CONNECTOR.read(record, keys=keys)
+    identity = current["identity"] = current["identity"] or ""
+    current["server"] = current["server"] or (identity.split("\\", 1)[0] if "\\" in identity else None)
+    return current

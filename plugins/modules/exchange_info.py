@@ -162,7 +162,7 @@ from ansible_collections.mailops.exchange.plugins.module_utils import certificat
 from ansible_collections.mailops.exchange.plugins.module_utils import vdir_plan
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_module import ExchangeModule
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import (
-    ACCEPTED_DOMAIN, EMAIL_ADDRESS_POLICY, OFFLINE_ADDRESS_BOOK, SEND_CONNECTOR)
+    ACCEPTED_DOMAIN, EMAIL_ADDRESS_POLICY, OFFLINE_ADDRESS_BOOK, RECEIVE_CONNECTOR, SEND_CONNECTOR, read_receive_connector)
 from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_script
 
 PARTS = ("servers", "client_access", "certificates", "receive_connectors", "send_connectors", "accepted_domains",
@@ -198,17 +198,7 @@ if ({send_connectors}) {
 $receive = @()
 if ({receive_connectors}) {
     $receive = @(Get-ReceiveConnector | ForEach-Object { [ordered]@{
-        identity = [string]$_.Identity
-        name = [string]$_.Name
-        server = [string]$_.Server
-        transport_role = [string]$_.TransportRole
-        fqdn = [string]$_.Fqdn
-        tls_certificate_name = [string]$_.TlsCertificateName
-        advertise_client_settings = [bool]$_.AdvertiseClientSettings
-        bindings = @($_.Bindings | ForEach-Object { [string]$_ })
-        remote_ip_ranges = @($_.RemoteIPRanges | ForEach-Object { [string]$_ })
-        auth_mechanism = [string]$_.AuthMechanism
-        permission_groups = [string]$_.PermissionGroups
+""" + RECEIVE_CONNECTOR.projection(keys="info") + """
     } })
 }
 $domains = @()
@@ -249,14 +239,6 @@ def _list(value):
     if isinstance(value, str):
         return [value] if value else []
     return list(value)
-
-
-def _flags(value):
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = value.split(",")
-    return [v.strip() for v in value if v and v.strip() and v.strip().casefold() != "none"]
 
 
 def chosen_parts(gather):
@@ -306,22 +288,7 @@ def shape_send_connector(record):
 
 
 def shape_receive_connector(record):
-    identity = record.get("identity") or ""
-    server = canonical.text(record.get("server")) or (identity.split("\\", 1)[0] if "\\" in identity else None)
-    return {
-        "identity": identity,
-        "name": record.get("name"),
-        "server": server,
-        "transport_role": canonical.text(record.get("transport_role")),
-        "fqdn": canonical.text(record.get("fqdn")),
-        "tls_certificate_name": canonical.text(record.get("tls_certificate_name")),
-        "advertise_client_settings": bool(record.get("advertise_client_settings")),
-        "bindings": _list(record.get("bindings")),
-        "remote_ip_ranges": _list(record.get("remote_ip_ranges")),
-        "auth_mechanism": _flags(record.get("auth_mechanism")),
-        "permission_groups": _flags(record.get("permission_groups")),
-        "state": "present",
-    }
+    return read_receive_connector(record, keys="info")
 
 
 def shape_accepted_domain(record):

@@ -195,26 +195,18 @@ diff:
 '''
 
 import base64
-import ipaddress
 import re
 
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_module import ExchangeModule
-from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_command, ps_script
+from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import (  # noqa: F401 - flags: API
+    RECEIVE_CONNECTOR, binding, flags, ip_range, read_receive_connector)
+from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_script
+from ansible_collections.mailops.exchange.plugins.module_utils.resource import as_list
 
 READ_TEMPLATE = """$connectors = @(Get-ReceiveConnector | ForEach-Object {
     [pscustomobject]@{
-        Name = [string]$_.Name
-        Identity = [string]$_.Identity
-        Server = [string]$_.Server
-        Fqdn = [string]$_.Fqdn
-        TlsCertificateName = [string]$_.TlsCertificateName
-        AdvertiseClientSettings = [bool]$_.AdvertiseClientSettings
-        Bindings = @($_.Bindings | ForEach-Object { [string]$_ })
-        RemoteIPRanges = @($_.RemoteIPRanges | ForEach-Object { [string]$_ })
-        AuthMechanism = [string]$_.AuthMechanism
-        PermissionGroups = [string]$_.PermissionGroups
-        TransportRole = [string]$_.TransportRole
+""" + RECEIVE_CONNECTOR.projection() + """
     }
 })
 $servers = @(Get-ExchangeServer | ForEach-Object { [string]$_.Name })
@@ -232,66 +224,6 @@ AUTH_MECHANISMS = ["None", "Tls", "Integrated", "BasicAuth", "BasicAuthRequireTL
 PERMISSION_GROUPS = ["None", "AnonymousUsers", "ExchangeUsers", "ExchangeServers", "ExchangeLegacyServers", "Partners",
                      "Custom"]
 _SERVER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}\Z")
-
-
-def _as_list(value):
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def flags(value):
-    """``'Tls, Integrated'`` (an enum's string form) or a list -> list of names; ``None`` flag alone -> []."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = value.split(",")
-    names = [v.strip() for v in value if v and v.strip()]
-    return [n for n in names if n.casefold() != "none"]
-
-
-def same_flags(a, b):
-    return canonical.same_set(flags(a), flags(b), key=lambda v: v.casefold())
-
-
-def binding(value):
-    """Canonical IP binding: ``0.0.0.0:25``, ``[::]:25`` (addresses compressed, lower-case)."""
-    value = canonical.text(value)
-    if value is None:
-        return None
-    match = re.match(r"^\[?(?P<ip>[0-9A-Fa-f:.]+?)\]?:(?P<port>\d{1,5})\Z", value)
-    if not match:
-        raise ValueError("binding %r is not IP:port (for example 0.0.0.0:587 or [::]:587)" % value)
-    port = int(match.group("port"))
-    if not 0 < port < 65536:
-        raise ValueError("binding %r: port out of range" % value)
-    try:
-        address = ipaddress.ip_address(match.group("ip"))
-    except ValueError:
-        raise ValueError("binding %r: %r is not an IP address" % (value, match.group("ip")))
-    if address.version == 6:
-        return "[%s]:%d" % (address.compressed, port)
-    return "%s:%d" % (address.compressed, port)
-
-
-def ip_range(value):
-    """Canonical remote IP range: an address, ``a-b`` or a CIDR block, compressed."""
-    value = canonical.text(value)
-    if value is None:
-        return None
-    try:
-        if "-" in value:
-            low, high = [ipaddress.ip_address(part.strip()) for part in value.split("-", 1)]
-            if low.version != high.version or int(low) > int(high):
-                raise ValueError
-            return "%s-%s" % (low.compressed, high.compressed)
-        if "/" in value:
-            network = ipaddress.ip_network(value, strict=False)
-            return "%s/%d" % (network.network_address.compressed, network.prefixlen)
-        return ipaddress.ip_address(value).compressed
-    except ValueError:
-        raise ValueError("remote IP range %r is not an address, a range like 10.0.0.1-10.0.0.9 or a CIDR block "
-                         "like 10.0.0.0/24" % value)
 
 
 def target(params):
@@ -356,7 +288,7 @@ def certificate_tls_name(certificates, thumbprint, server):
 
     wanted = normalise_thumbprint(thumbprint)
     seen = []
-    for record in _as_list(certificates):
+    for record in as_list(certificates):
         raw = record.get("RawData")
         if not raw:
             continue
@@ -370,22 +302,7 @@ def certificate_tls_name(certificates, thumbprint, server):
 
 
 def normalise(record):
-    identity = record.get("Identity") or ""
-    server = record.get("Server") or (identity.split("\\", 1)[0] if "\\" in identity else None)
-    return {
-        "identity": identity,
-        "name": record.get("Name"),
-        "server": server,
-        "fqdn": canonical.text(record.get("Fqdn")),
-        "tls_certificate_name": canonical.text(record.get("TlsCertificateName")),
-        "advertise_client_settings": bool(record.get("AdvertiseClientSettings")),
-        "bindings": _as_list(record.get("Bindings")),
-        "remote_ip_ranges": _as_list(record.get("RemoteIPRanges")),
-        "auth_mechanism": flags(record.get("AuthMechanism")),
-        "permission_groups": flags(record.get("PermissionGroups")),
-        "transport_role": record.get("TransportRole"),
-        "state": "present",
-    }
+    return read_receive_connector(record)
 
 
 def read_script(params):
@@ -397,8 +314,8 @@ def read_script(params):
 def plan(params, read):
     """Pure planning: (commands, before, after) from the options and the read round."""
     read = read or {}
-    connectors = [normalise(c) for c in _as_list(read.get("connectors"))]
-    servers = [s for s in _as_list(read.get("servers")) if s]
+    connectors = [normalise(c) for c in as_list(read.get("connectors"))]
+    servers = [s for s in as_list(read.get("servers")) if s]
     server, name = target(params)
     if server is not None:
         known = {s.casefold(): s for s in servers}
@@ -420,8 +337,8 @@ def plan(params, read):
     if params.get("state") == "absent":
         if current is None:
             return [], before, dict(before)
-        return ([ps_command("Remove-ReceiveConnector", {"Identity": current["identity"], "Confirm": False})], before,
-                {"identity": current["identity"], "state": "absent"})
+        commands, after = RECEIVE_CONNECTOR.remove(current)
+        return commands, before, after
 
     wanted_tls = None
     if params.get("tls_certificate_thumbprint") is not None:
@@ -438,81 +355,38 @@ def plan(params, read):
         if missing:
             raise ValueError("receive connector '%s' does not exist; creating it needs %s"
                              % (identity, " and ".join(missing)))
-        line = {"Name": name, "Server": server, "Usage": params.get("usage") or "Custom",
-                "Bindings": [b.strip() for b in params["bindings"]],
-                "RemoteIPRanges": [r.strip() for r in params["remote_ip_ranges"]]}
-        line.update(_set_parameters(params, wanted_tls))
-        for key in ("Fqdn", "TlsCertificateName"):
-            if key in line and line[key] is None:
-                del line[key]
-        after = {
-            "identity": identity, "name": name, "server": server,
-            "fqdn": canonical.text(params.get("fqdn")), "tls_certificate_name": wanted_tls or None,
-            "advertise_client_settings": bool(params.get("advertise_client_settings")),
-            "bindings": line["Bindings"], "remote_ip_ranges": line["RemoteIPRanges"],
-            "auth_mechanism": flags(params.get("auth_mechanism")),
-            "permission_groups": flags(params.get("permission_groups")),
-            "transport_role": params.get("transport_role"), "state": "present",
-        }
-        return [ps_command("New-ReceiveConnector", line)], before, after
+        line, given = RECEIVE_CONNECTOR.create(
+            [("Name", name), ("Server", server), ("Usage", params.get("usage") or "Custom"),
+             ("Bindings", None), ("RemoteIPRanges", None)], wanted_values(params, wanted_tls))
+        after = dict(CREATE_DEFAULTS, identity=identity, name=name, server=server, state="present")
+        after.update(given)
+        return [line], before, after
 
-    changes = {}
-    after = dict(current)
-    if params.get("transport_role") and params["transport_role"] != current["transport_role"]:
-        changes["TransportRole"] = params["transport_role"]
-        after["transport_role"] = params["transport_role"]
-    if params.get("fqdn") is not None and canonical.fqdn(params["fqdn"]) != canonical.fqdn(current["fqdn"]):
-        changes["Fqdn"] = canonical.text(params["fqdn"])
-        after["fqdn"] = canonical.text(params["fqdn"])
-    if wanted_tls is not None and not canonical.same_text(wanted_tls, current["tls_certificate_name"], casefold=True):
-        changes["TlsCertificateName"] = canonical.text(wanted_tls)
-        after["tls_certificate_name"] = canonical.text(wanted_tls)
-    if params.get("advertise_client_settings") is not None and \
-            params["advertise_client_settings"] != current["advertise_client_settings"]:
-        changes["AdvertiseClientSettings"] = params["advertise_client_settings"]
-        after["advertise_client_settings"] = params["advertise_client_settings"]
-    if params.get("bindings") is not None and not canonical.same_set(params["bindings"], current["bindings"],
-                                                                     key=binding):
-        changes["Bindings"] = [b.strip() for b in params["bindings"]]
-        after["bindings"] = changes["Bindings"]
-    if params.get("remote_ip_ranges") is not None and not canonical.same_set(
-            params["remote_ip_ranges"], current["remote_ip_ranges"], key=ip_range):
-        changes["RemoteIPRanges"] = [r.strip() for r in params["remote_ip_ranges"]]
-        after["remote_ip_ranges"] = changes["RemoteIPRanges"]
-    if params.get("auth_mechanism") is not None and not same_flags(params["auth_mechanism"], current["auth_mechanism"]):
-        changes["AuthMechanism"] = _flags_argument(params["auth_mechanism"])
-        after["auth_mechanism"] = flags(params["auth_mechanism"])
-    if params.get("permission_groups") is not None and not same_flags(params["permission_groups"],
-                                                                      current["permission_groups"]):
-        changes["PermissionGroups"] = _flags_argument(params["permission_groups"])
-        after["permission_groups"] = flags(params["permission_groups"])
-    if not changes:
-        return [], before, after
-    line = {"Identity": current["identity"]}
-    line.update(changes)
-    return [ps_command("Set-ReceiveConnector", line)], before, after
+    commands, after = RECEIVE_CONNECTOR.update(current, wanted_values(params, wanted_tls))
+    return commands, before, after
 
 
-def _flags_argument(values):
-    names = flags(values)
-    return ", ".join(names) if names else "None"
+#: What a new connector reads where the task sets nothing (New-ReceiveConnector's defaults as the module reports them).
+CREATE_DEFAULTS = {"transport_role": None, "fqdn": None, "tls_certificate_name": None,
+                   "advertise_client_settings": False, "auth_mechanism": [], "permission_groups": []}
 
 
-def _set_parameters(params, wanted_tls):
-    out = {}
+def wanted_values(params, wanted_tls):
+    """What the task sets (options -> values); an update changes only these."""
+    wanted = {}
     if params.get("transport_role"):
-        out["TransportRole"] = params["transport_role"]
+        wanted["transport_role"] = params["transport_role"]
     if params.get("fqdn") is not None:
-        out["Fqdn"] = canonical.text(params["fqdn"])
+        wanted["fqdn"] = canonical.text(params["fqdn"])
     if wanted_tls is not None:
-        out["TlsCertificateName"] = canonical.text(wanted_tls)
-    if params.get("advertise_client_settings") is not None:
-        out["AdvertiseClientSettings"] = params["advertise_client_settings"]
-    if params.get("auth_mechanism") is not None:
-        out["AuthMechanism"] = _flags_argument(params["auth_mechanism"])
-    if params.get("permission_groups") is not None:
-        out["PermissionGroups"] = _flags_argument(params["permission_groups"])
-    return out
+        wanted["tls_certificate_name"] = wanted_tls
+    for option in ("advertise_client_settings", "auth_mechanism", "permission_groups"):
+        if params.get(option) is not None:
+            wanted[option] = params[option]
+    for option in ("bindings", "remote_ip_ranges"):
+        if params.get(option) is not None:
+            wanted[option] = [v.strip() for v in params[option]]
+    return wanted
 
 
 def main():

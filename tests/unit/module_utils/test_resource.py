@@ -4,11 +4,12 @@ import pytest
 
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import (
-    ACCEPTED_DOMAIN, EMAIL_ADDRESS_POLICY, OFFLINE_ADDRESS_BOOK, SEND_CONNECTOR)
+    ACCEPTED_DOMAIN, EMAIL_ADDRESS_POLICY, OFFLINE_ADDRESS_BOOK, RECEIVE_CONNECTOR, SEND_CONNECTOR)
 from ansible_collections.mailops.exchange.plugins.module_utils.resource import Field, Resource, as_list, flags
 from ansible_collections.mailops.exchange.plugins.modules import exchange_accepted_domain, exchange_info
 from ansible_collections.mailops.exchange.plugins.modules import exchange_email_address_policy
 from ansible_collections.mailops.exchange.plugins.modules import exchange_offline_address_book
+from ansible_collections.mailops.exchange.plugins.modules import exchange_receive_connector
 from ansible_collections.mailops.exchange.plugins.modules import exchange_send_connector
 
 WIDGET = Resource("Widget", [
@@ -68,6 +69,7 @@ def test_helpers_for_values_as_json_gives_them():
     (SEND_CONNECTOR, exchange_send_connector.READ_SCRIPT, "$send"),
     (ACCEPTED_DOMAIN, exchange_accepted_domain.READ_SCRIPT, "$domains"),
     (EMAIL_ADDRESS_POLICY, exchange_email_address_policy.READ_SCRIPT, "$policies"),
+    (RECEIVE_CONNECTOR, exchange_receive_connector.READ_TEMPLATE, "$receive"),
 ])
 def test_the_module_and_exchange_info_read_the_same_properties_from_one_table(resource, module_script, info_part):
     template = exchange_info.READ_TEMPLATE
@@ -103,3 +105,13 @@ def test_exchange_info_returns_the_modules_shape():
                                                   "domain_type": "Authoritative", "default": True})
     assert domain == {"name": "Contoso", "domain_name": canonical.fqdn("contoso.com"), "domain_type": "Authoritative",
                       "make_default": True, "state": "present"}
+
+
+def test_a_receive_connector_read_without_its_server_takes_it_from_its_identity():
+    record = {"identity": "EX01\\Client Frontend EX01", "name": "Client Frontend EX01", "server": "",
+              "auth_mechanism": "Tls, BasicAuth, BasicAuthRequireTLS", "bindings": "[::]:587"}
+    shaped = exchange_info.shape_receive_connector(record)
+    assert shaped["server"] == "EX01" and shaped["bindings"] == ["[::]:587"]
+    assert shaped["auth_mechanism"] == ["Tls", "BasicAuth", "BasicAuthRequireTLS"]
+    as_module = {RECEIVE_CONNECTOR.by_option[k].exchange: v for k, v in record.items()}
+    assert exchange_receive_connector.normalise(as_module) == shaped
