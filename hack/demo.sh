@@ -12,8 +12,10 @@ SERVERS=EX01,EX02  # the hosts of inventory/lab/hosts.yml
 
 rm -rf "$MAILOPS_LAB_STATE"
 mkdir -p "$MAILOPS_LAB_STATE"
+# The lab's DNS views hold the demo organisation's records, transcribed from the seeds' tables (tests/lab/zones).
 PYTHONPATH="$PWD/tests/lab" python -m exchange_lab serve --state "$MAILOPS_LAB_STATE" --version "$VERSION" \
-  --servers "$SERVERS" --domain corp.contoso.com --base-port 0 >"$MAILOPS_LAB_STATE/lab.log" 2>&1 &
+  --servers "$SERVERS" --domain corp.contoso.com --base-port 0 --zones "$PWD/tests/lab/zones/demo.json" \
+  >"$MAILOPS_LAB_STATE/lab.log" 2>&1 &
 LAB_PID=$!
 trap 'kill -TERM $LAB_PID 2>/dev/null; wait $LAB_PID 2>/dev/null || true' EXIT
 

@@ -35,8 +35,10 @@ if [ -z "$collection" ]; then
   ansible-galaxy collection build --output-path "$state/dist" "$ROOT" >/dev/null
   tar -xzf "$state"/dist/mailops-exchange-*.tar.gz -C "$collection"
 fi
+# The roles target's organisation is the demo organisation (inventory/lab): its DNS records from tests/lab/zones.
 PYTHONPATH="$ROOT/tests/lab" "${LAB_PYTHON:-python}" -m exchange_lab serve --state "$state" --version "$version" \
-  --servers EX01,EX02 --domain corp.contoso.com --base-port 0 >"$state/lab.log" 2>&1 &
+  --servers EX01,EX02 --domain corp.contoso.com --base-port 0 --zones "$ROOT/tests/lab/zones/demo.json" \
+  >"$state/lab.log" 2>&1 &
 lab_pid=$!
 for _ in $(seq 1 300); do
   [ -s "$state/endpoints.json" ] && break

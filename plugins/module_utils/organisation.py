@@ -53,7 +53,7 @@ SEND_CONNECTOR_KEYS = ("name", "address_spaces", "smart_hosts", "source_transpor
                        "max_message_size", "require_tls", "comment")
 CERTIFICATE_KEYS = ("subject_name", "domain_names", "friendly_name", "key_size", "private_key_exportable",
                     "request_dir", "response_dir", "pfx_path", "pfx_password", "services", "replace_default_smtp",
-                    "sign_with_lab_ca", "allow_pending")
+                    "allow_pending", "ca_command")
 
 
 class OrganisationError(ValueError):
@@ -366,6 +366,24 @@ def _send_connector(checker, connector, servers):
     return result
 
 
+def _ca_command(checker, path, value):
+    """The CA hook's argv: a list of arguments (never a command line - it runs without a shell); [] when unset."""
+    if isinstance(value, str):
+        checker.refuse("%s: a list of arguments is required (the command runs without a shell), got the string %s"
+                       % (path, _shown(path, value)))
+        return []
+    command = []
+    for index, argument in enumerate(checker.sequence(path, value)):
+        if isinstance(argument, bool) or not isinstance(argument, (str, int, float)):
+            checker.refuse("%s[%d]: an argument (a string) is required, got %s"
+                           % (path, index, _shown(path, argument)))
+            continue
+        command.append(str(argument))
+    if command and not command[0].strip():
+        checker.refuse("%s[0]: the program to run is required, got an empty string" % path)
+    return command
+
+
 def _certificate(checker, certificate, plan):
     path = "mailops_certificate"
     certificate = checker.mapping(path, certificate, CERTIFICATE_KEYS)
@@ -381,6 +399,15 @@ def _certificate(checker, certificate, plan):
                        "pfx_path (a certificate exported with its key) is required" % path)
     if has_pfx and certificate.get("pfx_password") in (None, ""):
         checker.refuse("%s.pfx_password: required with pfx_path" % path)
+    if certificate.get("ca_command") is not None:
+        command = _ca_command(checker, path + ".ca_command", certificate["ca_command"])
+        if command and has_pfx:
+            checker.refuse("%s.ca_command: answers a certificate request, but with pfx_path nothing is requested"
+                           % path)
+        if command:
+            result["ca_command"] = command
+        else:
+            result.pop("ca_command", None)
     if certificate.get("key_size") is not None:
         try:
             size = int(certificate["key_size"])

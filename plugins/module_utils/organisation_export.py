@@ -176,7 +176,7 @@ def _certificate(servers, keep, notes):
     services = [s for s in PROCEDURE_SERVICES if s in (chosen.get("services") or [])]
     result["services"] = services
     # Never the PFX password: an export is a file, and secrets stay in the vault.
-    for key in ("request_dir", "response_dir", "pfx_path", "sign_with_lab_ca", "allow_pending",
+    for key in ("request_dir", "response_dir", "pfx_path", "allow_pending", "ca_command",
                 "key_size", "private_key_exportable", "replace_default_smtp"):
         if key in kept:
             result[key] = kept[key]

@@ -36,6 +36,10 @@ from cryptography.x509.oid import NameOID
 
 REPO = Path(__file__).resolve().parents[2]
 LAB_ROOT = REPO / "tests" / "lab"
+# The DNS records the tests' labs hold: the tests run the lab inventory's organisation (inventory/lab: contoso.com,
+# mail.contoso.com, owa.contoso.com, internal URLs = external ones), whose records - the seeds' tables - are the
+# demo organisation's zones file. A test that needs others passes its own ``zones`` (a mapping or a file).
+DEMO_ZONES = LAB_ROOT / "zones" / "demo.json"
 COLLECTIONS = REPO / ".collections"
 BIN = Path(sys.executable).parent
 
@@ -54,15 +58,20 @@ def _lab_env() -> dict:
 class Lab:
     """One running lab (one Exchange version) and the helpers tests use."""
 
-    def __init__(self, version: str, state_dir: Path, servers: tuple = ("EX01", "EX02")):
+    def __init__(self, version: str, state_dir: Path, servers: tuple = ("EX01", "EX02"), zones=DEMO_ZONES):
         self.version = version
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.state_dir / "lab-process.log"
+        if isinstance(zones, dict):  # the records a test expects, written out for the lab
+            path = self.state_dir / "zones-given.json"
+            path.write_text(json.dumps(zones, indent=1))
+            zones = path
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "exchange_lab", "serve", "--state", str(self.state_dir), "--version", version,
-             "--servers", ",".join(servers), "--domain", "corp.contoso.com", "--base-port", "0"],
+             "--servers", ",".join(servers), "--domain", "corp.contoso.com", "--base-port", "0",
+             "--zones", str(zones)],
             env=_lab_env(), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(REPO),
         )
         self.endpoints = self._wait_for_endpoints()

@@ -117,7 +117,9 @@ def inventory(lab: Lab, hosts, report_dir: Path) -> dict:
         "mailops_send_connector": {"name": "To internet", "address_spaces": ["*"], "fqdn": "mail.contoso.com"},
         "mailops_certificate": {"subject_name": "C=US, O=Contoso, CN=mail.contoso.com", "friendly_name": "Contoso mail",
                                 "request_dir": str(lab.state_dir / "requests"), "services": ["IIS", "SMTP"],
-                                "sign_with_lab_ca": True},
+                                # The CA hook: the lab's CA answers at once (argv; the paths come in the environment).
+                                "ca_command": ["env", "PYTHONPATH=%s" % LAB_ROOT, sys.executable, "-m", "exchange_lab",
+                                               "sign-csr", "--state", str(lab.state_dir)]},
         # Organisation-wide inputs are the same in every slice: the Mailbox servers are listed, not taken from the
         # (sliced) exchange_mailbox group - see awx/README.md, "Sliced jobs".
         "mailops_servers": [{"name": name, "fqdn": lab.server(name)["fqdn"]} for name in SERVERS
@@ -125,8 +127,6 @@ def inventory(lab: Lab, hosts, report_dir: Path) -> dict:
         "mailops_dns": {"public": endpoints["validate"]["dns_public"], "private": endpoints["validate"]["dns_private"]},
         "mailops_validation": {"report_dir": str(report_dir), "ca_bundle": endpoints["ca_bundle"],
                                "endpoints": endpoints["validate"]["endpoints"]},
-        "mailops_lab_state": str(lab.state_dir),
-        "mailops_lab_pythonpath": str(LAB_ROOT),
     }
     return {
         "all": {"vars": organisation, "children": ["exchange_mailbox"]},

@@ -91,7 +91,8 @@ class ServerShell:
 
 
 def sign_request(state_dir: Path, server: str, request_pem: str) -> bytes:
-    """The organisation's CA answers the request: the lab CA via ``python -m exchange_lab sign-csr`` (as the role)."""
+    """The organisation's CA answers the request: the lab CA via ``python -m exchange_lab sign-csr`` (as the
+    lab inventory's CA hook, ``mailops_certificate.ca_command``, has it answer the playbook's)."""
     work = Path(tempfile.mkdtemp(prefix=f"bench-{server}-", dir=state_dir))
     csr, cer = work / f"{server}.req", work / f"{server}.cer"
     csr.write_text(request_pem)

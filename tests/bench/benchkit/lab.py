@@ -15,6 +15,9 @@ from benchkit import reaper
 
 REPO = Path(__file__).resolve().parents[3]
 LAB_ROOT = REPO / "tests" / "lab"
+# The bench's organisation is inventory/lab's (benchkit.organisation): its DNS records, written out from the seeds'
+# tables, are the demo organisation's zones file - the lab's first server is the private CNAMEs' target at any size.
+DEMO_ZONES = LAB_ROOT / "zones" / "demo.json"
 
 
 def server_names(count: int) -> list[str]:
@@ -27,13 +30,15 @@ class RunningLab:
     """``python -m exchange_lab serve`` in a fresh state directory (a subprocess, SIGTERM at the end)."""
 
     def __init__(self, state_dir: Path, servers: list[str], version: str = "2019", latency_scale: float | None = None,
-                 realistic: bool = True, python: str = sys.executable, start_timeout: float = 180.0):
+                 realistic: bool = True, python: str = sys.executable, start_timeout: float = 180.0,
+                 zones: Path = DEMO_ZONES):
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.servers = servers
         self.log_path = self.state_dir / "lab-process.log"
         args = [python, "-m", "exchange_lab", "serve", "--state", str(self.state_dir), "--version", version,
-                "--servers", ",".join(servers), "--domain", "corp.contoso.com", "--base-port", "0"]
+                "--servers", ",".join(servers), "--domain", "corp.contoso.com", "--base-port", "0",
+                "--zones", str(zones)]
         if realistic:
             args.append("--realistic-latency")
         if latency_scale is not None:

@@ -21,6 +21,11 @@ def _servers(value: str) -> list[str]:
     return names
 
 
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m exchange_lab", description="A strict, faithful Exchange lab behind a real WinRM endpoint.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -37,8 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-unencrypted", action="store_true", help="accept unencrypted NTLM messages over HTTP (WinRM AllowUnencrypted=true)")
     serve.add_argument("--no-network-services", action="store_true",
                        help="run only the WinRM endpoints: no BIND DNS views, no HTTPS/SMTP listeners")
-    serve.add_argument("--namespace", type=Path,
-                       help="JSON file with the namespace (url_plan filter input) whose DNS records the lab creates")
+    serve.add_argument("--zones", type=Path,
+                       help="zones file (JSON, tests/lab/README.md): the DNS views' zones, the records they hold and "
+                            "the names the HTTPS/SMTP listeners stand for; without it only the servers' A records")
     serve.add_argument("--refuse-basic-over-http", action="store_true", help="refuse Basic over HTTP as Windows does by default")
 
     show = commands.add_parser("show-state", help="print the organisation as JSON")
@@ -46,15 +52,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     sign = commands.add_parser("sign-csr", help="sign a PKCS#10 request (PEM) with the lab CA")
     sign.add_argument("--state", required=True, type=Path)
-    sign.add_argument("--csr", required=True, type=Path, help="certificate request, PEM")
-    sign.add_argument("--out", required=True, type=Path, help="where to write the certificate, PEM")
+    # Without --csr/--out, the paths mailops_certificate.ca_command is given (the certificate role's CA hook).
+    sign.add_argument("--csr", type=Path, default=_env_path("MAILOPS_CSR_PATH"),
+                      help="certificate request, PEM (default: $MAILOPS_CSR_PATH)")
+    sign.add_argument("--out", type=Path, default=_env_path("MAILOPS_ANSWER_PATH"),
+                      help="where to write the certificate, PEM (default: $MAILOPS_ANSWER_PATH)")
     sign.add_argument("--days", type=int, default=365)
     return parser
 
 
 def serve(args: argparse.Namespace) -> int:
     from .lab import Lab, latency_settings
+    from .services.dns import DnsError, load_zones
 
+    try:  # a wrong zones file is refused before anything listens
+        zones = load_zones(args.zones) if args.zones else None
+    except DnsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -70,7 +85,7 @@ def serve(args: argparse.Namespace) -> int:
             allow_unencrypted=args.allow_unencrypted,
             basic_over_http=not args.refuse_basic_over_http,
             network_services=not args.no_network_services,
-            namespace=json.loads(args.namespace.read_text()) if args.namespace else None,
+            zones=zones,
         )
     except ValueError as error:  # the state directory holds an organisation seeded differently, bad names, ...
         print(f"error: {error}", file=sys.stderr)
@@ -135,6 +150,11 @@ def sign_csr(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "sign-csr":
+        for option, value, variable in (("--csr", args.csr, "MAILOPS_CSR_PATH"), ("--out", args.out, "MAILOPS_ANSWER_PATH")):
+            if value is None:
+                parser.error(f"sign-csr: {option} is required (or {variable} in the environment)")
     handlers = {"serve": serve, "show-state": show_state, "sign-csr": sign_csr}
     return handlers[args.command](args)

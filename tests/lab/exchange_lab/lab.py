@@ -60,14 +60,14 @@ class Lab:
         allow_unencrypted: bool = False,
         basic_over_http: bool = True,
         network_services: bool = False,
-        namespace: dict[str, Any] | None = None,
+        zones: str | os.PathLike | dict[str, Any] | None = None,
     ) -> "Lab":
         """Open (or seed) the organisation in ``state_dir`` and listen for every server.
 
         Server i listens on ``base_port + 2i`` (HTTP) and ``base_port + 2i + 1`` (HTTPS); ``base_port=0`` picks free
-        ports. With ``network_services`` the lab also runs BIND's public and private views (holding the records the
-        seeds recommend for ``namespace``, or the lab's default namespace) and the HTTPS/SMTP listeners that present
-        the certificates the organisation has enabled. ``endpoints.json`` is written (atomically) only once every listener accepts connections, and removed
+        ports. With ``network_services`` the lab also runs BIND's public and private views (holding the records of
+        the zones file ``zones``, a path or the parsed document; without one only the servers' A records) and the
+        HTTPS/SMTP listeners that present the certificates the organisation has enabled. ``endpoints.json`` is written (atomically) only once every listener accepts connections, and removed
         again by :meth:`stop`.
         """
         state = Path(state_dir)
@@ -112,7 +112,7 @@ class Lab:
             from .services import LabServices
 
             try:
-                extra_services = LabServices.start(ctx, host=advertised, namespace=namespace)
+                extra_services = LabServices.start(ctx, host=advertised, zones=zones)
             except BaseException:
                 for listener in listeners:
                     listener.close()

@@ -15,35 +15,49 @@ import dns.rcode
 import dns.update
 import pytest
 
-from exchange_lab.services.dns import DnsError, DnsServers, seed_recommended_records, zones_for_plan
-from plugins.module_utils.url_plan import build_url_plan
+from exchange_lab.services.dns import DnsError, DnsServers, load_zones, seed_records, zones_to_serve
 
 LAB_ROOT = Path(__file__).resolve().parents[1]
 REPO = LAB_ROOT.parents[1]
 
-PLAN = build_url_plan(
-    external_fqdn="mail.contoso.com",
-    owa_fqdn="owa.contoso.com",
-    accepted_domains=["contoso.com", "fabrikam.com"],
-    public_address="203.0.113.10",
-    servers=[{"name": "EX01", "fqdn": "ex01.corp.contoso.com"}, {"name": "EX02", "fqdn": "ex02.corp.contoso.com"}],
-)
+# The records of the seeds' tables for contoso.com (plus fabrikam.com, a second accepted domain), written out.
+ZONES = load_zones({
+    "public": {
+        "contoso.com": [
+            {"name": "contoso.com", "type": "MX", "value": "mail.contoso.com"},
+            {"name": "mail.contoso.com", "type": "A", "value": "203.0.113.10"},
+            {"name": "owa.contoso.com", "type": "CNAME", "value": "mail.contoso.com"},
+            {"name": "autodiscover.contoso.com", "type": "CNAME", "value": "mail.contoso.com"},
+        ],
+        "fabrikam.com": [
+            {"name": "fabrikam.com", "type": "MX", "value": "mail.contoso.com"},
+            {"name": "autodiscover.fabrikam.com", "type": "CNAME", "value": "mail.contoso.com"},
+        ],
+    },
+    "private": {
+        "contoso.com": [
+            {"name": "mail.contoso.com", "type": "CNAME", "value": "ex01.corp.contoso.com"},
+            {"name": "owa.contoso.com", "type": "CNAME", "value": "ex01.corp.contoso.com"},
+        ],
+    },
+})
+SERVERS = ["ex01.corp.contoso.com", "ex02.corp.contoso.com"]
 
 
 @pytest.fixture(scope="module")
 def dns_lab(tmp_path_factory):
     state = tmp_path_factory.mktemp("dns-lab")
-    zones_public, zones_private = zones_for_plan(PLAN)
+    zones_public, zones_private = zones_to_serve(ZONES, SERVERS)
     servers = DnsServers.start(state, zones_public, zones_private)
-    seed_recommended_records(servers, PLAN)
+    seed_records(servers, ZONES)
     try:
         yield servers
     finally:
         servers.stop()
 
 
-def test_zones_for_plan():
-    public, private = zones_for_plan(PLAN)
+def test_zones_to_serve():
+    public, private = zones_to_serve(ZONES, SERVERS)
     assert public == {"contoso.com": [], "fabrikam.com": []}
     assert private == {
         "corp.contoso.com": [
@@ -128,11 +142,11 @@ def test_command_line_from_another_process(dns_lab):
 
 
 def test_restart_keeps_dynamic_updates_and_stop_ends_named(tmp_path):
-    public, private = zones_for_plan(PLAN)
+    public, private = zones_to_serve(ZONES, SERVERS)
     servers = DnsServers.start(tmp_path, public, private)
     pids = dict(servers.pids)
     try:
-        seed_recommended_records(servers, PLAN)
+        seed_records(servers, ZONES)
         servers.update("public", "owa.contoso.com", "CNAME", "mail.fabrikam.com")
     finally:
         servers.stop()
@@ -167,3 +181,40 @@ def test_soa_answers_with_authority(dns_lab):
     response = dns.query.udp(dns.message.make_query("contoso.com.", "SOA"), dns_lab.host, port=dns_lab.public_port, timeout=5)
     assert response.rcode() == dns.rcode.NOERROR
     assert response.flags & dns.flags.AA
+
+
+def test_a_zones_file_is_checked(tmp_path):
+    with pytest.raises(DnsError, match="record www.fabrikam.com A is not inside zone contoso.com"):
+        load_zones({"public": {"contoso.com": [{"name": "www.fabrikam.com", "type": "A", "value": "192.0.2.1"}]}})
+    with pytest.raises(DnsError, match="unknown key\\(s\\) namespace"):
+        load_zones({"namespace": {"external_fqdn": "mail.contoso.com"}})
+    with pytest.raises(DnsError, match="record 'mail.contoso.com' has unknown key\\(s\\) priority"):
+        load_zones({"public": {"contoso.com": [{"name": "mail.contoso.com", "type": "A", "value": "192.0.2.1",
+                                                "priority": 1}]}})
+    with pytest.raises(DnsError, match="listeners: a mapping of https and smtp"):
+        load_zones({"listeners": {"imap": "mail.contoso.com"}})
+    (tmp_path / "zones.json").write_text("{not json")
+    with pytest.raises(DnsError, match="is not JSON"):
+        load_zones(tmp_path / "zones.json")
+
+
+def test_the_servers_a_records_go_to_the_zone_the_file_gives_them(tmp_path):
+    """A zones file that has the AD zone gets the servers' A records there; one it already names is kept."""
+    zones = load_zones({"private": {"corp.contoso.com": [
+        {"name": "ex01.corp.contoso.com", "type": "A", "value": "10.0.0.1"}]}})
+    public, private = zones_to_serve(zones, SERVERS)
+    assert public == {}
+    assert private == {"corp.contoso.com": [{"name": "ex02.corp.contoso.com", "type": "A", "value": "127.0.0.1"}]}
+
+
+def test_demo_zones_name_their_seed_table():
+    """The checked-in zones files (tests/lab/zones, the molecule scenarios) say where each record comes from."""
+    files = [LAB_ROOT / "zones" / "demo.json", *sorted((REPO / "extensions" / "molecule").glob("*/zones.json"))]
+    assert len(files) == 4
+    for path in files:
+        document = json.loads(path.read_text())
+        load_zones(document)
+        records = [r for view in ("public", "private") for rs in document[view].values() for r in rs]
+        assert records, path
+        for record in records:
+            assert record.get("source", "").startswith("seed 00"), (path, record)

@@ -21,11 +21,13 @@ from ansible_collections.mailops.exchange.plugins.modules.exchange_validate impo
 from exchange_lab.ca import LabCA
 from exchange_lab.context import LabContext
 from exchange_lab.exchange import certificates
-from exchange_lab.services.dns import DnsServers, seed_recommended_records, zones_for_plan
+from exchange_lab.services.dns import DnsServers, load_zones, seed_records, zones_to_serve
 from exchange_lab.services.tls import TlsListeners
 
 REPO = Path(__file__).resolve().parents[3]
 
+# What the validation is given (the collection's plan) and what the lab's DNS holds (the demo organisation's zones
+# file, transcribed from the seeds' tables) are two separate sources: a planning mistake shows as a failed check.
 PLAN = build_url_plan(
     external_fqdn="mail.contoso.com",
     owa_fqdn="owa.contoso.com",
@@ -33,6 +35,9 @@ PLAN = build_url_plan(
     public_address="203.0.113.10",
     servers=[{"name": "EX01", "fqdn": "ex01.corp.contoso.com"}, {"name": "EX02", "fqdn": "ex02.corp.contoso.com"}],
 )
+DEMO_ZONES_FILE = REPO / "tests" / "lab" / "zones" / "demo.json"
+ZONES = load_zones(DEMO_ZONES_FILE)
+SERVERS = ["ex01.corp.contoso.com", "ex02.corp.contoso.com"]
 
 
 def _pem_pair(cert, key):
@@ -80,9 +85,9 @@ def _params(dns_servers, listeners, ca_bundle, **overrides):
 def services(tmp_path_factory):
     state_dir = tmp_path_factory.mktemp("validation-lab")
     ca = LabCA(state_dir)
-    zones_public, zones_private = zones_for_plan(PLAN)
+    zones_public, zones_private = zones_to_serve(ZONES, SERVERS)
     dns_servers = DnsServers.start(state_dir, zones_public, zones_private)
-    seed_recommended_records(dns_servers, PLAN)
+    seed_records(dns_servers, ZONES)
     state = _State()
     good = _pem_pair(*ca.issue(PLAN["certificate_names"]))
     for server in ("EX01", "EX02"):
@@ -135,7 +140,7 @@ def test_a_cname_pointing_elsewhere_fails_naming_it(services):
     try:
         report = run_validation(_params(dns_servers, services["tls"], services["ca"].bundle_path, checks=["dns"]))
     finally:
-        seed_recommended_records(dns_servers, PLAN)
+        seed_records(dns_servers, ZONES)
     failing = _failing(report)
     assert set(failing) == {"DNS public: autodiscover.contoso.com CNAME", "DNS private: mail.contoso.com CNAME"}
     assert failing["DNS public: autodiscover.contoso.com CNAME"].found == "mail.fabrikam.com"
@@ -172,9 +177,9 @@ def test_an_unreachable_endpoint_fails_every_check_on_it(services):
 def lab(tmp_path):
     """The lab's own organisation state (EX01, EX02 with their self-signed certificates) behind the listeners."""
     ctx = LabContext.open(tmp_path / "lab", version="2019", servers=["EX01", "EX02"], domain="corp.contoso.com")
-    zones_public, zones_private = zones_for_plan(PLAN)
+    zones_public, zones_private = zones_to_serve(ZONES, SERVERS)
     dns_servers = DnsServers.start(tmp_path / "lab", zones_public, zones_private)
-    seed_recommended_records(dns_servers, PLAN)
+    seed_records(dns_servers, ZONES)
     listeners = TlsListeners.start(ctx)
     try:
         yield ctx, dns_servers, listeners
@@ -291,21 +296,20 @@ def test_the_module_through_ansible_playbook(services, tmp_path):
 
 
 def test_lab_services_start_seeded_and_describe_themselves(tmp_path):
-    """What lab.py starts: DNS seeded with the default namespace's records, listeners, and endpoints.json's keys."""
-    from exchange_lab.services import LabServices, default_namespace
+    """What lab.py starts: DNS seeded with a zones file's records, listeners, and endpoints.json's keys."""
+    from exchange_lab.services import LabServices
 
     ctx = LabContext.open(tmp_path / "lab", version="2016", servers=["EX01", "EX02"], domain="corp.contoso.com")
-    assert default_namespace(ctx.org)["external_fqdn"] == "mail.contoso.com"
-    with LabServices.start(ctx) as services:
+    with LabServices.start(ctx, zones=DEMO_ZONES_FILE) as services:
         described = services.endpoints()
-        assert json.loads(Path(described["plan"]).read_text()) == services.plan
+        assert json.loads(Path(described["zones"]).read_text()) == services.zones == ZONES
         assert services.dns.query("public", "contoso.com", "MX") == ["10 mail.contoso.com."]
         assert services.dns.query("private", "ex02.corp.contoso.com", "A") == ["127.0.0.1"]
         assert set(described["tls"]) == {"EX01", "EX02"}
         options = described["validate"]
         assert set(options["endpoints"]) == {"owa.contoso.com:443", "mail.contoso.com:587"}
         params = {
-            "plan": services.plan,
+            "plan": PLAN,
             "ca_bundle": str(ctx.ca.bundle_path),
             "checks": ["dns", "https", "smtp", "certificate"],
             "timeout": 5,

@@ -15,7 +15,7 @@ Layout under ``<state>/dns/``::
 
 Command line (for playbooks, molecule and people)::
 
-    python -m exchange_lab.services.dns seed   --state DIR --plan plan.json
+    python -m exchange_lab.services.dns seed   --state DIR --zones zones.json
     python -m exchange_lab.services.dns update --state DIR --view public --name contoso.com --type MX --value mail.contoso.com
     python -m exchange_lab.services.dns delete --state DIR --view public --name contoso.com --type MX
     python -m exchange_lab.services.dns query  --state DIR --view private --name mail.contoso.com --type CNAME
@@ -402,48 +402,103 @@ def _terminate(process: subprocess.Popen) -> None:
         process.wait(timeout=5)
 
 
-# --- what the lab creates -----------------------------------------------------------------------------------------
+# --- what the lab creates: a zones file ---------------------------------------------------------------------------
+#
+# The lab knows nothing of the collection's URL plan: the records its views hold come from a zones file (JSON) that
+# the demo, the molecule scenarios and the tests write - for the demo organisation transcribed from the seeds' DNS
+# tables (tests/lab/zones/), elsewhere the records a test expects. Layout (tests/lab/README.md, "DNS zones file"):
+#
+#     {"comment": "...",
+#      "public":  {"contoso.com": [{"name": "contoso.com", "type": "MX", "value": "mail.contoso.com",
+#                                   "source": "where the record comes from"}, ...]},
+#      "private": {"contoso.com": [...]},
+#      "listeners": {"https": "owa.contoso.com", "smtp": "mail.contoso.com"}}
+
+ZONES_KEYS = ("comment", "public", "private", "listeners")
+RECORD_KEYS = ("name", "type", "value", "ttl", "source")
+LISTENER_PORTS = {"https": 443, "smtp": 587}
 
 
-def zones_for_plan(plan: dict, server_address: str = "127.0.0.1") -> tuple[dict, dict]:
-    """Empty zones (public, private) able to hold the records of a URL plan, plus the servers' A records.
+def load_zones(source) -> dict:
+    """A zones file (a path, or the parsed document) checked and normalised.
 
-    A zone is an accepted domain when the name lies inside one, else the name's parent domain. The private view
-    also gets the Active Directory zone of each server FQDN, with the server's A record (as AD DNS has it).
+    Returns ``{"public": {zone: [records]}, "private": {zone: [records]}, "listeners": {"https": name, ...}}``;
+    every record lies inside its zone (the most specific zone of its view). Anything else is a :class:`DnsError`
+    naming the place: the lab is never kinder than a DNS server given a wrong zone.
     """
-    domains = [_fqdn(d) for d in plan.get("accepted_domains") or []]
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        try:
+            document = json.loads(path.read_text())
+        except OSError as exc:
+            raise DnsError("cannot read the zones file %s: %s" % (path, exc))
+        except ValueError as exc:
+            raise DnsError("the zones file %s is not JSON: %s" % (path, exc))
+    else:
+        document = source
+    if not isinstance(document, dict):
+        raise DnsError("a zones file is a JSON object with public, private and listeners, not %r" % (document,))
+    unknown = sorted(set(document) - set(ZONES_KEYS))
+    if unknown:
+        raise DnsError("zones file: unknown key(s) %s (known: %s)" % (", ".join(unknown), ", ".join(ZONES_KEYS)))
+    result: dict = {}
+    for view in VIEWS:
+        zones = document.get(view) or {}
+        if not isinstance(zones, dict):
+            raise DnsError("zones file, %s: a mapping of zone -> records is required" % view)
+        for zone, records in zones.items():
+            if not isinstance(records, list):
+                raise DnsError("zones file, %s view, zone %s: a list of records is required" % (view, zone))
+            for record in records:
+                if not isinstance(record, dict):
+                    raise DnsError("zones file, %s view, zone %s: %r is not a record" % (view, zone, record))
+                extra = sorted(set(record) - set(RECORD_KEYS))
+                if extra:
+                    raise DnsError("zones file, %s view, zone %s: record %r has unknown key(s) %s (known: %s)"
+                                   % (view, zone, record.get("name"), ", ".join(extra), ", ".join(RECORD_KEYS)))
+        result[view] = _normalise_zones(zones, view)
+    listeners = document.get("listeners") or {}
+    if not isinstance(listeners, dict) or set(listeners) - set(LISTENER_PORTS):
+        raise DnsError("zones file, listeners: a mapping of %s to a host name is required, got %r"
+                       % (" and ".join(LISTENER_PORTS), listeners))
+    result["listeners"] = {kind: _fqdn(name) for kind, name in listeners.items() if name}
+    return result
 
-    def zone_for(name: str, zones: list[str]) -> str:
-        return _zone_of(name, zones) or _fqdn(name).split(".", 1)[1]
 
-    public: dict[str, list] = {d: [] for d in domains}
-    for record in plan["dns"]["public"]:
-        public.setdefault(zone_for(record["name"], list(public) or domains), [])
-    private: dict[str, list] = {}
-    servers = plan.get("servers") or []
-    for server in servers:
-        private.setdefault(_fqdn(server["fqdn"]).split(".", 1)[1], [])
-    for record in plan["dns"]["private"]:
-        private.setdefault(zone_for(record["name"], domains), [])
+def zones_to_serve(zones: dict | None, servers: list[str], server_address: str = "127.0.0.1") -> tuple[dict, dict]:
+    """The zones (public, private) the views start with: the zones file's zones, empty - its records are created
+    by :func:`seed_records`, as an administrator's tooling would - and, in the private view, each server FQDN with
+    its A record in its parent domain's zone (Active Directory's, e.g. corp.contoso.com) unless the file has it."""
+    zones = zones or {}
+    public: dict[str, list] = {zone: [] for zone in (zones.get("public") or {})}
+    private: dict[str, list] = {zone: [] for zone in (zones.get("private") or {})}
+    fqdns = [_fqdn(server) for server in servers]
+    for fqdn in fqdns:
+        private.setdefault(fqdn.split(".", 1)[1], [])
     # Zones listed so far may nest (contoso.com and corp.contoso.com): each record goes to its most specific zone.
-    for server in servers:
-        zone = _zone_of(server["fqdn"], list(private))
-        private[zone].append({"name": _fqdn(server["fqdn"]), "type": "A", "value": server_address})
+    in_file = {(record["name"], record["type"]) for records in (zones.get("private") or {}).values() for record in records}
+    for fqdn in fqdns:
+        if (fqdn, "A") not in in_file:
+            private[_zone_of(fqdn, list(private))].append({"name": fqdn, "type": "A", "value": server_address})
     return public, private
 
 
-def seed_recommended_records(dns_servers: DnsServers, plan: dict) -> list[dict]:
-    """Create, in both views, the DNS records the seeds recommend (``plan["dns"]``); returns what was created.
+def seed_records(dns_servers: DnsServers, zones: dict) -> list[dict]:
+    """Create, in both views, the records of a zones file (:func:`load_zones`); returns what was created.
 
     Records of the same name and type are set together (an RRset), so a name with two values keeps both.
     """
     created = []
     for view in VIEWS:
         grouped: dict[tuple[str, str], list[str]] = {}
-        for record in plan["dns"][view]:
-            grouped.setdefault((_fqdn(record["name"]), record["type"].upper()), []).append(record["value"])
+        ttls: dict[tuple[str, str], int] = {}
+        for records in (zones.get(view) or {}).values():
+            for record in records:
+                key = (record["name"], record["type"])
+                grouped.setdefault(key, []).append(record["value"])
+                ttls.setdefault(key, record.get("ttl", DEFAULT_TTL))
         for (name, rtype), values in grouped.items():
-            dns_servers.update(view, name, rtype, values)
+            dns_servers.update(view, name, rtype, values, ttl=ttls[(name, rtype)])
             created.extend({"view": view, "name": name, "type": rtype, "value": v} for v in values)
     return created
 
@@ -454,9 +509,9 @@ def seed_recommended_records(dns_servers: DnsServers, plan: dict) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m exchange_lab.services.dns", description="Change the lab's running DNS.")
     commands = parser.add_subparsers(dest="command", required=True)
-    seed = commands.add_parser("seed", help="create the records of a URL plan (JSON, as the url_plan filter returns it)")
+    seed = commands.add_parser("seed", help="create the records of a zones file (JSON, tests/lab/README.md)")
     seed.add_argument("--state", required=True)
-    seed.add_argument("--plan", required=True, help="path of the plan JSON, or - for standard input")
+    seed.add_argument("--zones", required=True, help="path of the zones file, or - for standard input")
     for name in ("update", "delete", "query"):
         sub = commands.add_parser(name)
         sub.add_argument("--state", required=True)
@@ -469,9 +524,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         servers = DnsServers.attach(args.state)
         if args.command == "seed":
-            text = sys.stdin.read() if args.plan == "-" else Path(args.plan).read_text()
-            plan = json.loads(text)
-            print(json.dumps(seed_recommended_records(servers, plan), indent=1))
+            if args.zones == "-":
+                try:
+                    zones = load_zones(json.loads(sys.stdin.read()))
+                except ValueError as exc:
+                    raise DnsError("standard input is not a JSON zones file: %s" % exc)
+            else:
+                zones = load_zones(args.zones)
+            print(json.dumps(seed_records(servers, zones), indent=1))
         elif args.command == "update":
             servers.update(args.view, args.name, args.type, args.value)
         elif args.command == "delete":
