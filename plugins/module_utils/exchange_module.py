@@ -88,6 +88,13 @@ def lost_create_race(exc, commands=None):
             or bool(ALREADY_EXISTS_MESSAGE.search(exc.message or "")))
 
 
+def _changed_parameters(line):
+    """``Set-SendConnector for 'To internet' (-Fqdn, -Comment)``: the cmdlet, the object and the parameters of a
+    line, not their values (which may be long)."""
+    names = [n for n in re.findall(r"\s-(\w+)", line) if n not in ("Identity", "Confirm")]
+    return "%s (%s)" % (describe_commands([line]), ", ".join("-" + n for n in names))
+
+
 class _LostCreateRace(Exception):
     """Ends a module's first attempt in :meth:`ExchangeModule.run`, which reads and plans again (internal)."""
 
@@ -204,13 +211,16 @@ class ExchangeModule:
         except (ExchangeError, ValueError) as exc:
             self.fail(str(exc))
 
-    def apply(self, commands):
-        """Record the command lines in ``commands``; run them (one batch) unless in check mode."""
+    def apply(self, commands, read_back=None):
+        """Record the command lines in ``commands``; run them (one batch) unless in check mode. With ``read_back``
+        (a read script), the objects are read back in the same round trip: its parsed answer is returned."""
         commands = [c for c in (commands or []) if c]
         self.commands.extend(commands)
         if not commands or self.check_mode:
-            return
+            return None
         try:
+            if read_back is not None:
+                return self.session.execute(commands, read_back=read_back)
             self.session.execute(commands)
         except ExchangeCommandError as exc:
             self._end_attempt_if_lost_race(exc, commands)
@@ -221,7 +231,7 @@ class ExchangeModule:
         except ValueError as exc:
             self.fail(str(exc))
 
-    def converge(self, read, plan):
+    def converge(self, read, plan, read_back=None, shape=None, replan=None):
         """Read, plan and apply: ``plan(read())`` returns a tuple whose first element is the command lines (the rest
         is the module's: before, after, ...); the lines are applied and the tuple returned.
 
@@ -232,10 +242,30 @@ class ExchangeModule:
         the module's ``main`` runs again - read back, planned again from what is there, what is still needed applied
         (nothing when the other run wrote the same) - once: another failure fails. The conflict is in the task's
         warnings and in the result's ``conflicts`` (the failed command and Exchange's message).
+
+        With ``read_back`` (the read script of ``read``, and ``shape`` for its answer), a real run that writes reads
+        the object back in the same round trip and plans again: what the module returns after the write (``after``
+        and the rest) is what Exchange reads, so a step's check can use it instead of a second read task; and when
+        something is still to change, the write did not take although no error came back, and the task fails
+        saying what. A run that writes nothing returns its first read: one round of reads. ``replan`` plans the
+        read-back where ``plan`` would write again whatever is read (an action run on every request).
         """
         planned = tuple(plan(read()))
-        self.apply(planned[0])
-        return planned
+        answer = self.apply(planned[0], read_back=read_back)
+        if read_back is None or not planned[0] or self.check_mode:
+            return planned
+        again = tuple((replan or plan)(shape(answer) if shape is not None else answer))
+        self.confirm_read_back(planned[0], again[0])
+        return (planned[0], planned[1]) + again[2:]
+
+    def confirm_read_back(self, commands, still_to_change):
+        """Fail when the plan made from the read-back still has lines: ``commands`` ran without an error, but
+        Exchange did not carry out all of them. Names each cmdlet, object and parameter still to change."""
+        if still_to_change:
+            self.fail("%s ran without an error, but Exchange reads the object back differently - still to change: %s"
+                      " (the lines are in still_to_change)"
+                      % (describe_commands(commands), "; ".join(_changed_parameters(line) for line in still_to_change)),
+                      still_to_change=list(still_to_change))
 
     def exit(self, changed, before=None, after=None, **result):
         """exit_json with ``changed``, ``commands``, ``diff`` (when diff mode is on) and the result keys."""

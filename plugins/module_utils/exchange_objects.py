@@ -60,8 +60,10 @@ SEND_CONNECTOR = Resource("SendConnector", [
     Field("max_message_size", "MaxMessageSize", argument=_size_argument,
           same=lambda wanted, current: canonical.byte_size(wanted) == _current_size(current)),
     Field("require_tls", "RequireTLS", kind="bool"),
+    # Read as text (surrounding white space dropped): compared the same way, or a comment that ends in a space
+    # would be "changed" on every run.
     Field("comment", "Comment", argument=_no_empty_text, after=_no_empty_text,
-          same=lambda wanted, current: (_no_empty_text(wanted) or None) == (current or None)),
+          same=lambda wanted, current: canonical.text(wanted) == canonical.text(current)),
 ])
 
 ACCEPTED_DOMAIN = Resource("AcceptedDomain", [

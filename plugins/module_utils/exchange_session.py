@@ -270,7 +270,8 @@ try {
 }
 """ + _ENVELOPE_TAIL
 
-# The envelope around write commands: run in order, stop at the first failure, say which one failed.
+# The envelope around write commands: run in order, stop at the first failure, say which one failed. When they all
+# ran, the read-back script (if any) reads the objects in the same round trip and is the output.
 _EXECUTE_ENVELOPE = _ENVELOPE_HEAD + """$__mailops_output = $null
 try {
     foreach ($__mailops_command in {commands}) {
@@ -280,6 +281,12 @@ try {
             $__mailops_failure = $Error[0]
             break
         }
+    }
+    $__mailops_read_back = {read_back}
+    if ($null -eq $__mailops_failure -and $null -ne $__mailops_read_back) {
+        $__mailops_current = $null
+        $__mailops_output = & ([scriptblock]::Create($__mailops_read_back))
+        if ($Error.Count -gt 0) { $__mailops_failure = $Error[0] }
     }
 } catch {
     $__mailops_failure = $_
@@ -456,8 +463,12 @@ class ExchangeSession:
                             resend=not writes, script=script)
         return parse_json_output(payload)
 
-    def execute(self, commands):
-        """Run write command lines in order (``$ErrorActionPreference = 'Stop'``), stopping at the first failure."""
+    def execute(self, commands, read_back=None):
+        """Run write command lines in order (``$ErrorActionPreference = 'Stop'``), stopping at the first failure.
+
+        With ``read_back`` (a read script whose last output is one JSON document), the objects are read back in the
+        same round trip once every line ran: its answer, parsed, is returned (else None).
+        """
         commands = command_lines(commands)
         if not commands:
             return None
@@ -466,8 +477,9 @@ class ExchangeSession:
         except ExchangeConnectionError as exc:  # nothing of this batch was sent yet
             exc.not_started = True
             raise
-        self._run(_EXECUTE_ENVELOPE, "write commands", commands=commands)
-        return None
+        payload = self._run(_EXECUTE_ENVELOPE, "write commands" if read_back is None else
+                            "write commands and their read-back", commands=commands, read_back=read_back)
+        return parse_json_output(payload) if read_back is not None else None
 
     def close(self):
         """End PowerShell (close stdin), terminate the command, delete the shell. Never raises."""

@@ -146,10 +146,12 @@ class PersistentExchangeSession:
             return self._call(QUERY_METHOD, script, True)
         return self._call(QUERY_METHOD, script)
 
-    def execute(self, commands):
+    def execute(self, commands, read_back=None):
         commands = command_lines(commands)
         if not commands:
             return None
+        if read_back is not None:
+            return self._call(EXECUTE_METHOD, commands, read_back)
         self._call(EXECUTE_METHOD, commands)
         return None
 

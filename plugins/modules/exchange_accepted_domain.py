@@ -215,12 +215,13 @@ def main():
     def run(module):
         validate(module.params)
 
-        def read():
-            domains = module.query(READ_SCRIPT)
+        def shape(domains):
             return [domains] if isinstance(domains, dict) else domains  # one element, if a host unrolls the array
 
         # Organisation-wide: another run may create the same domain between the read and the write.
-        commands, before, after = module.converge(read, lambda domains: plan(module.params, domains))
+        commands, before, after = module.converge(lambda: shape(module.query(READ_SCRIPT)),
+                                                  lambda domains: plan(module.params, domains),
+                                                  read_back=READ_SCRIPT, shape=shape)
         module.exit(changed=bool(commands), before=before, after=after,
                     accepted_domain=after if after.get("state") == "present" else {})
 

@@ -266,6 +266,7 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.mailops.exchange.plugins.module_utils import certificate_info as ci
 from ansible_collections.mailops.exchange.plugins.module_utils import certificate_plan as cp
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_module import ExchangeModule
+from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import describe_commands
 from ansible_collections.mailops.exchange.plugins.module_utils.persistent_session import is_secret_handle
 from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_script
 
@@ -528,7 +529,10 @@ def run(module):
         module.ansible.warn(outcome)
     if result is not None:
         entry = cp.find(cp.store_from_answer(result, server), plan.thumbprint, pending=False)
-        if entry is not None:
+        if entry is None:
+            module.fail("%s ran without an error, but server %s does not list certificate %s when read back"
+                        % (describe_commands(plan.display), server, plan.thumbprint), thumbprint=plan.thumbprint)
+        else:
             facts = entry.facts()
             # Services whose state cannot be read back (plain remote PowerShell) were enabled by the commands that
             # just succeeded.

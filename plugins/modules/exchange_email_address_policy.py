@@ -257,8 +257,11 @@ def main():
         validate(module.params)
         assumed = module.params.get("check_mode_accepted_domains") if module.check_mode else None
         # Organisation-wide: another run may create the same policy between the read and the write.
-        commands, before, after, domains = module.converge(lambda: module.query(READ_SCRIPT),
-                                                           lambda read: plan(module.params, read, assumed))
+        # Read back in the write's round trip; force_apply would apply again whatever is read.
+        commands, before, after, domains = module.converge(
+            lambda: module.query(READ_SCRIPT), lambda read: plan(module.params, read, assumed), read_back=READ_SCRIPT,
+            replan=lambda read: plan(dict(module.params, force_apply=False), read, assumed))
+        after = dict(after, applied=any(line.startswith("Update-EmailAddressPolicy ") for line in commands))
         diff_after = dict(after)
         diff_after.pop("applied", None)
         module.exit(changed=bool(commands), before=before, after=diff_after, email_address_policy=after,

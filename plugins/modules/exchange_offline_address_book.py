@@ -227,7 +227,7 @@ def run(module):
     validate(module.params)
     # Organisation-wide (run once per play - per slice in a sliced job): converge when another run wrote meanwhile.
     commands, before, after = module.converge(lambda: module.query(READ_SCRIPT),
-                                              lambda answer: plan(module.params, answer))
+                                              lambda answer: plan(module.params, answer), read_back=READ_SCRIPT)
     module.exit(changed=bool(commands), before={"offline_address_books": before},
                 after={"offline_address_books": after}, offline_address_books=after)
 

@@ -416,7 +416,8 @@ def main():
         validate(module.params)
         # Two runs on the same server (two jobs started together) may create the same connector.
         commands, before, after = module.converge(lambda: module.query(read_script(module.params)),
-                                                  lambda read: plan(module.params, read))
+                                                  lambda read: plan(module.params, read),
+                                                  read_back=read_script(module.params))
         module.exit(changed=bool(commands), before=before, after=after,
                     receive_connector=after if after.get("state") == "present" else {})
 

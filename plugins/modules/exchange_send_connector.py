@@ -322,7 +322,7 @@ def main():
         validate(module.params)
         # Organisation-wide: another run may create the same connector between the read and the write.
         commands, before, after = module.converge(lambda: module.query(READ_SCRIPT),
-                                                  lambda read: plan(module.params, read))
+                                                  lambda read: plan(module.params, read), read_back=READ_SCRIPT)
         module.exit(changed=bool(commands), before=before, after=after,
                     send_connector=after if after.get("state") == "present" else {})
 

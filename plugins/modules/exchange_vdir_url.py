@@ -355,19 +355,26 @@ def run(module):
     server, web_site, urls, outlook_anywhere, uri, mapi_iis = validate(requested(module.params, module.given_params()))
     for warning in vdir_plan.path_warnings(urls):
         module.ansible.warn(warning)
-    answer = module.query(ps_script(vdir_plan.READ_SCRIPT, server=server))
-    state = vdir_plan.current_state(answer or {}, web_site=web_site)
+    read_script = ps_script(vdir_plan.READ_SCRIPT, server=server)
+    state = vdir_plan.current_state(module.query(read_script) or {}, web_site=web_site)
     result = vdir_plan.plan(state, urls, outlook_anywhere, uri, mapi_iis)
-    module.apply(result.commands)
+    # The server is read back in the same round trip as the writes: what the task returns is what Exchange reads
+    # (the step's check uses it), and a write Exchange did not carry out fails the task.
+    answer = module.apply(result.commands, read_back=read_script)
+    after = result.after
+    if answer is not None:
+        again = vdir_plan.plan(vdir_plan.current_state(answer, web_site=web_site), urls, outlook_anywhere, uri, mapi_iis)
+        module.confirm_read_back(result.commands, again.commands)
+        after = again.after
     module.exit(
         changed=result.changed,
         before=result.before,
-        after=result.after,
+        after=after,
         server=state["server"],
-        urls=result.after["urls"],
-        outlook_anywhere=result.after["outlook_anywhere"],
-        autodiscover_internal_uri=result.after["autodiscover_internal_uri"],
-        mapi_iis_authentication_methods=result.after["mapi_iis_authentication_methods"],
+        urls=after["urls"],
+        outlook_anywhere=after["outlook_anywhere"],
+        autodiscover_internal_uri=after["autodiscover_internal_uri"],
+        mapi_iis_authentication_methods=after["mapi_iis_authentication_methods"],
     )
 
 

@@ -125,9 +125,12 @@ class ExchangeBroker:
         JSON>}`` or ``{"error": {...}}``."""
         return self._answer("write_query" if writes else "query", script)
 
-    def exchange_execute(self, commands):
-        """Run write command lines; answer JSON text ``{"value": null}`` or ``{"error": {...}}``."""
-        return self._answer("execute", list(commands or []))
+    def exchange_execute(self, commands, read_back=None):
+        """Run write command lines (and, with ``read_back``, a read script after them in the same round trip);
+        answer JSON text ``{"value": null or the read-back's parsed JSON}`` or ``{"error": {...}}``."""
+        if read_back is not None and not isinstance(read_back, str):
+            return json.dumps({"error": error_record(ValueError("read_back must be a script")), "notices": []})
+        return self._answer("execute", (list(commands or []), read_back))
 
     def reset(self):
         """End of the play (Ansible's strategy) or ``meta: reset_connection``: close the session and stop."""
@@ -170,6 +173,11 @@ class ExchangeBroker:
             try:
                 if operation == "write_query":
                     return self._open().query(argument, writes=True)
+                if operation == "execute":
+                    commands, read_back = argument
+                    if read_back is None:
+                        return self._open().execute(commands)
+                    return self._open().execute(commands, read_back=read_back)
                 return getattr(self._open(), operation)(argument)
             except (ExchangeConnectionError, ExchangeOutputError, ExchangeCommandError) as exc:
                 broken = isinstance(exc, ExchangeCommandError) and bool(_BROKEN_RUNSPACE.search(

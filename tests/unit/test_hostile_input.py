@@ -106,11 +106,12 @@ def check_command_line(line):
     return strings_of(data, root)
 
 
-def check_wire(commands):
-    """The session's write envelope + stdin line for ``commands``, as sent: each layer parsed."""
+def check_wire(commands, read_back=None):
+    """The session's write envelope + stdin line for ``commands`` (and the read-back script), as sent: each layer
+    parsed."""
     token = "MAILOPS-" + "0" * 32
     script = ps_script(exchange_session._EXECUTE_ENVELOPE, begin=token + ":BEGIN", ok=token + ":OK",
-                       err=token + ":ERR", commands=commands)
+                       err=token + ":ERR", commands=commands, read_back=read_back)
     payload = base64.b64encode(script.encode("utf-8")).decode("ascii")
     line = ps_script(exchange_session._STDIN_LINE, payload=payload)
     assert "\n" not in line and "\r" not in line
@@ -128,7 +129,8 @@ def check_wire(commands):
     values = [v for v in strings_of(data, root) if not v.startswith(token)]
     assert values[0] == "Stop"
     values = values[1:]
-    assert values == list(commands), (values, commands)
+    # Then the read-back script, as one more verbatim string (run via [scriptblock]::Create too).
+    assert values == list(commands) + ([read_back] if read_back is not None else []), (values, commands)
 
 
 # -- the modules ----------------------------------------------------------------------------------------------------
@@ -145,7 +147,10 @@ def test_send_connector_strings_reach_exchange_verbatim(monkeypatch, comment, na
     assume(name.strip() == name and name.strip() and comment.strip())
     args = {"name": name, "usage": "Internet", "address_spaces": ["*"], "dns_routing_enabled": True,
             "fqdn": "mail.contoso.com", "comment": comment}
-    result, session = run_module(monkeypatch, send_connector.main, args, SEND_CONNECTORS)
+    created = {"Name": name, "AddressSpaces": ["SMTP:*;1"], "DNSRoutingEnabled": True, "Fqdn": "mail.contoso.com",
+               "Enabled": True, "Comment": comment}  # Exchange stores the strings as given
+    result, session = run_module(monkeypatch, send_connector.main, args, SEND_CONNECTORS,
+                                 read_after=dict(SEND_CONNECTORS, connectors=[created]))
     if canonical.control_character(name) is not None:  # issue 13: a name is one line
         assert result.get("failed") is True, result
     if result.get("failed"):
@@ -160,7 +165,7 @@ def test_send_connector_strings_reach_exchange_verbatim(monkeypatch, comment, na
     assert name in strings and comment in strings, (strings, name, comment)
     assert strings[0] == name  # -Name comes first
     assert strings[-1] == comment
-    check_wire(result["commands"])
+    check_wire(result["commands"], send_connector.READ_SCRIPT)
     # The read scripts carry the name as data too.
     for script in session.queries:
         parse(script)
@@ -172,7 +177,8 @@ def test_send_connector_strings_reach_exchange_verbatim(monkeypatch, comment, na
 def test_accepted_domain_name_reaches_exchange_verbatim(monkeypatch, name):
     assume(name.strip() == name and name.strip())
     args = {"name": name, "domain_name": "fabrikam.com", "domain_type": "InternalRelay"}
-    result, session = run_module(monkeypatch, accepted_domain.main, args, DOMAINS)
+    created = {"Name": name, "DomainName": "fabrikam.com", "DomainType": "InternalRelay", "Default": False}
+    result, session = run_module(monkeypatch, accepted_domain.main, args, DOMAINS, read_after=DOMAINS + [created])
     if canonical.control_character(name) is not None:  # issue 13: a name is one line
         assert result.get("failed") is True, result
     if result.get("failed"):
@@ -181,14 +187,16 @@ def test_accepted_domain_name_reaches_exchange_verbatim(monkeypatch, name):
     assert session.executed == [result["commands"]]
     strings = check_command_line(result["commands"][0])
     assert strings[0] == name
-    check_wire(result["commands"])
+    check_wire(result["commands"], accepted_domain.READ_SCRIPT)
 
 
 @pytest.mark.parametrize("fqdn", ["mail contoso.com", "mail.contoso.com;", "$(whoami).contoso.com", "-mail.contoso.com",
                                   "mail..contoso.com", "m\u00e4il'.contoso.com", "a" * 64 + ".contoso.com", ""])
 def test_invalid_fqdn_refused_before_any_exchange_call(monkeypatch, fqdn):
     args = {"name": "To internet", "usage": "Internet", "dns_routing_enabled": True, "fqdn": fqdn}
-    result, session = run_module(monkeypatch, send_connector.main, args, SEND_CONNECTORS)
+    created = {"Name": "To internet", "AddressSpaces": ["SMTP:*;1"], "DNSRoutingEnabled": True, "Enabled": True}
+    result, session = run_module(monkeypatch, send_connector.main, args, SEND_CONNECTORS,
+                                 read_after=dict(SEND_CONNECTORS, connectors=[created]))
     if fqdn == "":
         # '' clears the FQDN on Set-SendConnector: not an error, and nothing odd is sent.
         assert not result.get("failed") or session.executed == []

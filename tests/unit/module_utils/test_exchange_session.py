@@ -357,3 +357,21 @@ def test_password_is_redacted_from_errors():
         session.query("x")
     assert "S3cr" not in str(info.value)
     assert "********" in str(info.value)
+
+
+def test_execute_with_a_read_back_answers_it_in_the_same_round_trip():
+    def handler(kind, payload):
+        if kind == "load":
+            return ("ok", [])
+        return ("ok", ['{"connectors":[{"Name":"To internet"}]}'])
+
+    session, fake = make(handler)
+    with session:
+        answer = session.execute([ps_command("Set-SendConnector", {"Identity": "To internet", "Fqdn": "mail.contoso.com"})],
+                                 read_back="Get-SendConnector | ConvertTo-Json -Compress")
+        assert answer == {"connectors": [{"Name": "To internet"}]}
+        assert session.execute([ps_command("Set-X", {"Identity": "y"})]) is None
+    writes = [s for s in fake.scripts if "Set-SendConnector" in s]
+    assert len(writes) == 1  # the writes and the read-back: one script, one round trip
+    assert "$__mailops_read_back = 'Get-SendConnector | ConvertTo-Json -Compress'" in writes[0]
+    assert session.scripts_run == 3  # the shell load, then one script per execute

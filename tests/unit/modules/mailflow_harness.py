@@ -12,18 +12,32 @@ CONNECTION = {"exchange_host": "ex01.corp.contoso.com", "exchange_username": "CO
 
 
 class FakeSession:
-    def __init__(self, read):
+    """``read`` answers the reads (a value, or a function of the script); once a write ran, ``read_after`` does,
+    when given - what Exchange reads after the write, for the modules that read their object back. Without it the
+    fake reads as before the write: a write Exchange did not carry out."""
+
+    def __init__(self, read, read_after=None):
         self.read = read
+        self.read_after = read_after
         self.queries = []
+        self.read_backs = []  # the read scripts sent with writes, in the same round trip
         self.executed = []
         self.closed = False
 
     def query(self, script):
         self.queries.append(script)
-        return self.read(script) if callable(self.read) else self.read
+        return self._answer(script)
 
-    def execute(self, commands):
+    def execute(self, commands, read_back=None):
         self.executed.append(list(commands))
+        if read_back is None:
+            return None
+        self.read_backs.append(read_back)
+        return self._answer(read_back)
+
+    def _answer(self, script):
+        answer = self.read_after if (self.executed and self.read_after is not None) else self.read
+        return answer(script) if callable(answer) else answer
 
     def close(self):
         self.closed = True
@@ -36,9 +50,9 @@ class Exit(BaseException):  # like SystemExit from exit_json/fail_json
         self.failed = failed
 
 
-def run_module(monkeypatch, main, args, read, check=False, diff=False):
+def run_module(monkeypatch, main, args, read, check=False, diff=False, read_after=None):
     """Returns (result dict, FakeSession). result['failed'] is True on fail_json."""
-    session = FakeSession(read)
+    session = FakeSession(read) if read_after is None else FakeSession(read, read_after)
     monkeypatch.setattr(exchange_module.ExchangeSession, "from_params", classmethod(lambda cls, params: session))
 
     def exit_json(self, **kwargs):

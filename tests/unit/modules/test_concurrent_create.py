@@ -40,9 +40,10 @@ class Organisation(FakeSession):
 
     Each ``New-*`` of an object the other run has created is refused as Exchange refuses it."""
 
-    def __init__(self, state, race, exists, error_id=REMOTE_ID, message=MESSAGE):
+    def __init__(self, state, race, exists, error_id=REMOTE_ID, message=MESSAGE, written=None):
         super().__init__(lambda script: self.state)
         self.state = state
+        self.written = written  # (state, command line) -> the state after a line Exchange carried out
         self.race = race
         self.exists = exists  # (state, command line) -> True when its object exists now
         self.error_id = error_id
@@ -55,12 +56,15 @@ class Organisation(FakeSession):
             self.state = race(self.state)
         return answer
 
-    def execute(self, commands):
+    def execute(self, commands, read_back=None):
         self.executed.append(list(commands))
         for line in commands:
             if line.startswith("New-") and self.exists(self.state, line):
                 raise ExchangeCommandError(line.split(" ", 1)[0], None, self.message, command=line,
                                            error_id=self.error_id)
+            if self.written is not None:
+                self.state = self.written(self.state, line)
+        return self.query(read_back) if read_back is not None else None
 
 
 def run(monkeypatch, main, args, session, check=False):
@@ -92,7 +96,8 @@ def test_a_connector_created_meanwhile_with_the_same_settings_is_no_failure_and_
 def test_a_connector_created_meanwhile_with_other_settings_is_set_to_the_wanted_ones(monkeypatch):
     other = dict(CONNECTOR, Fqdn="other.contoso.com", SourceTransportServers=["EX01"])
     session = Organisation(connectors([]), lambda state: connectors([other]),
-                           lambda state, line: bool(state["connectors"]))
+                           lambda state, line: bool(state["connectors"]),
+                           written=lambda state, line: connectors([CONNECTOR]))
     result, _warnings = run(monkeypatch, connector_mod.main, CONNECTOR_ARGS, session)
     assert result["changed"] is True
     assert result["commands"] == ["Set-SendConnector -Identity 'To internet' -SourceTransportServers @('EX01', 'EX02') "
@@ -104,7 +109,8 @@ def test_an_accepted_domain_created_meanwhile_still_becomes_the_default(monkeypa
     created = {"Name": "contoso.com", "DomainName": "contoso.com", "DomainType": "Authoritative", "Default": False}
     corp = {"Name": "corp.contoso.com", "DomainName": "corp.contoso.com", "DomainType": "Authoritative", "Default": True}
     session = Organisation([corp], lambda state: [corp, created],
-                           lambda state, line: any(d["Name"] == "contoso.com" for d in state))
+                           lambda state, line: any(d["Name"] == "contoso.com" for d in state),
+                           written=lambda state, line: [dict(corp, Default=False), dict(created, Default=True)])
     args = {"name": "contoso.com", "domain_name": "contoso.com", "domain_type": "Authoritative", "make_default": True}
     result, _warnings = run(monkeypatch, domain_mod.main, args, session)
     assert result["changed"] is True

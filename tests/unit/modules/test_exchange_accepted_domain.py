@@ -14,7 +14,9 @@ DOMAINS = [{"Name": "corp.contoso.com", "DomainName": "corp.contoso.com", "Domai
 
 def test_create_and_make_default(monkeypatch):
     args = {"name": "Contoso", "domain_name": "Contoso.com", "domain_type": "Authoritative", "make_default": True}
-    result, session = run_module(monkeypatch, mod.main, args, DOMAINS, diff=True)
+    created = {"Name": "Contoso", "DomainName": "contoso.com", "DomainType": "Authoritative", "Default": True}
+    after = [dict(d, Default=False) for d in DOMAINS] + [created]
+    result, session = run_module(monkeypatch, mod.main, args, DOMAINS, diff=True, read_after=after)
     assert result["changed"] is True
     assert result["commands"] == [
         "New-AcceptedDomain -Name 'Contoso' -DomainName 'Contoso.com' -DomainType 'Authoritative'",
@@ -22,6 +24,7 @@ def test_create_and_make_default(monkeypatch):
     ]
     assert session.executed == [result["commands"]]
     assert len(session.queries) == 1
+    assert session.read_backs == [mod.READ_SCRIPT]  # read back with the writes, in the same round trip
     assert result["diff"]["before"] == {"name": "Contoso", "state": "absent"}
     assert result["accepted_domain"] == {"name": "Contoso", "domain_name": "contoso.com", "domain_type": "Authoritative",
                                          "make_default": True, "state": "present"}

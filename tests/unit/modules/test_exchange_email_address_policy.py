@@ -16,7 +16,9 @@ READ = {"policies": [{"Name": "Default Policy", "EnabledEmailAddressTemplates": 
 
 def test_change_and_apply(monkeypatch):
     args = {"primary_smtp_address_template": "%g.%s@Contoso.com", "extra_templates": ["@mail.fabrikam.com"]}
-    result, session = run_module(monkeypatch, mod.main, args, READ, diff=True)
+    written = dict(READ, policies=[dict(READ["policies"][0], EnabledEmailAddressTemplates=[
+        "SMTP:%g.%s@contoso.com", "smtp:@mail.fabrikam.com", "X400:c=US;a= ;p=Contoso;"])])
+    result, session = run_module(monkeypatch, mod.main, args, READ, diff=True, read_after=written)
     assert result["commands"] == [
         "Set-EmailAddressPolicy -Identity 'Default Policy' -EnabledEmailAddressTemplates "
         "@('SMTP:%g.%s@contoso.com', 'smtp:@mail.fabrikam.com', 'X400:c=US;a= ;p=Contoso;')",

@@ -94,7 +94,8 @@ def test_module_run_check_mode_and_diff(monkeypatch, capsys):
 
 
 def test_module_run_applies_one_batch(monkeypatch, capsys):
-    session = FakeSession({"Get-OfflineAddressBook": answer()})
+    session = FakeSession({"Get-OfflineAddressBook": answer()},
+                          answers_after_write={"Get-OfflineAddressBook": answer(global_enabled=True, vdirs=())})
     result = run_module(monkeypatch, capsys, oab.main, {"global_web_distribution_enabled": True}, session)
     assert session.executed == [result["commands"]] and len(result["commands"]) == 1
     assert result["offline_address_books"][0]["virtual_directories"] == []

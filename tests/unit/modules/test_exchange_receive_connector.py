@@ -52,8 +52,12 @@ def test_client_frontend_procedure(monkeypatch):
     thumb, raw = make_certificate()
     args = {"identity": "EX01\\Client Frontend EX01", "fqdn": "mail.contoso.com",
             "tls_certificate_thumbprint": thumb.lower(), "advertise_client_settings": True}
-    result, session = run_module(monkeypatch, mod.main, args, read([{"Thumbprint": thumb, "RawData": raw}]), diff=True)
     expected_name = "<I>CN=Contoso Issuing CA, DC=contoso, DC=com<S>CN=mail.contoso.com, O=Contoso, C=US"
+    done = [connector("EX01", "Client Frontend EX01", Fqdn="mail.contoso.com", TlsCertificateName=expected_name,
+                      AdvertiseClientSettings=True), CONNECTORS[1]]
+    certificates = [{"Thumbprint": thumb, "RawData": raw}]
+    result, session = run_module(monkeypatch, mod.main, args, read(certificates), diff=True,
+                                 read_after=read(certificates, done))
     assert result["commands"] == [
         "Set-ReceiveConnector -Identity 'EX01\\Client Frontend EX01' -Fqdn 'mail.contoso.com' "
         "-TlsCertificateName '%s' -AdvertiseClientSettings:$true" % expected_name]
@@ -63,8 +67,6 @@ def test_client_frontend_procedure(monkeypatch):
     assert result["diff"]["before"]["fqdn"] == "ex01.corp.contoso.com"
 
     # second run: unchanged
-    done = [connector("EX01", "Client Frontend EX01", Fqdn="mail.contoso.com", TlsCertificateName=expected_name,
-                      AdvertiseClientSettings=True), CONNECTORS[1]]
     result, session = run_module(monkeypatch, mod.main, args, read([{"Thumbprint": thumb, "RawData": raw}], done))
     assert result["changed"] is False
 

@@ -20,7 +20,8 @@ def read(connectors):
 def test_create(monkeypatch):
     args = {"name": "To internet", "usage": "Internet", "dns_routing_enabled": True,
             "source_transport_servers": ["ex01", "EX02"], "fqdn": "mail.contoso.com", "max_message_size": "35MB"}
-    result, session = run_module(monkeypatch, mod.main, args, read([]), diff=True)
+    created = dict(EXISTING, SourceTransportServers=["EX01", "EX02"])
+    result, session = run_module(monkeypatch, mod.main, args, read([]), diff=True, read_after=read([created]))
     assert result["changed"] is True
     assert result["commands"] == [
         "New-SendConnector -Name 'To internet' -Usage 'Internet' -AddressSpaces @('*') -DNSRoutingEnabled:$true "
@@ -41,7 +42,9 @@ def test_second_run_is_unchanged(monkeypatch):
 
 def test_switch_to_smart_hosts(monkeypatch):
     args = {"name": "To internet", "smart_hosts": ["relay.contoso.com", "[10.0.0.5]"]}
-    result, _unused = run_module(monkeypatch, mod.main, args, read([EXISTING]), diff=True)
+    switched = dict(EXISTING, DNSRoutingEnabled=False, SmartHosts=["relay.contoso.com", "[10.0.0.5]"])
+    result, _unused = run_module(monkeypatch, mod.main, args, read([EXISTING]), diff=True,
+                                 read_after=read([switched]))
     assert result["commands"] == ["Set-SendConnector -Identity 'To internet' -DNSRoutingEnabled:$false "
                                   "-SmartHosts @('relay.contoso.com', '[10.0.0.5]')"]
     assert result["diff"]["before"]["dns_routing_enabled"] is True

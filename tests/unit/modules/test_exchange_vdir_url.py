@@ -192,3 +192,15 @@ def test_mapi_iis_authentication_methods_option(monkeypatch, capsys):
     bad = run_module(monkeypatch, capsys, exchange_vdir_url.main,
                      {"server": "EX01", "mapi_iis_authentication_methods": ["Kerberos"]}, FakeSession({}))
     assert bad["failed"] and "'Kerberos' is not one of Basic, Ntlm, Negotiate, OAuth" in bad["msg"]
+
+
+def test_a_url_exchange_did_not_keep_fails_the_task_after_one_batch(monkeypatch, capsys):
+    # The read-back in the write's round trip still shows the old URL (no error came back): the task fails, naming
+    # the cmdlet, the object and the parameter.
+    session = FakeSession({"Get-OwaVirtualDirectory": answer()},
+                          answers_after_write={"Get-OwaVirtualDirectory": answer()})
+    args = {"server": "EX01", "urls": {"ews": {"external_url": "https://mail.contoso.com/EWS/Exchange.asmx"}}}
+    result = run_module(monkeypatch, capsys, exchange_vdir_url.main, args, session)
+    assert result["failed"] is True and len(session.executed) == 1 and len(session.read_backs) == 1
+    assert ("still to change: Set-WebServicesVirtualDirectory for 'EX01\\EWS (Default Web Site)' (-ExternalUrl)"
+            in result["msg"])

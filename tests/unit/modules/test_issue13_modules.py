@@ -25,7 +25,9 @@ READ = {"connectors": [PARTNER], "servers": ["EX01", "EX02"]}
 
 
 def test_a_comment_only_update_changes_only_the_comment(monkeypatch):
-    result, session = run_module(monkeypatch, send_connector.main, {"name": "To partner", "comment": "new"}, READ)
+    after = {"connectors": [dict(PARTNER, Comment="new")], "servers": ["EX01", "EX02"]}
+    result, session = run_module(monkeypatch, send_connector.main, {"name": "To partner", "comment": "new"}, READ,
+                                 read_after=after)
     assert result["changed"] is True
     assert result["commands"] == ["Set-SendConnector -Identity 'To partner' -Comment 'new'"]
     assert session.executed == [result["commands"]]

@@ -141,7 +141,9 @@ class FakeSession:
     def query(self, script, writes=False):
         return self._call("write_query" if writes else "query", script, {"script": script, "session": self.index})
 
-    def execute(self, commands):
+    def execute(self, commands, read_back=None):
+        if read_back is not None:
+            return self._call("execute", (list(commands), read_back), {"read_back": read_back})
         return self._call("execute", list(commands), None)
 
     def close(self):
@@ -852,3 +854,11 @@ def test_serve_ends_when_idle_or_when_the_playbook_is_gone(pcdir, sessions):
             assert time.monotonic() - started < 3
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_write_commands_and_their_read_back_are_one_request(broker, sessions):
+    data = answer(broker.exchange_execute(["Set-SendConnector -Identity 'x' -Fqdn 'y'"], "Get-SendConnector"))
+    assert data["value"] == {"read_back": "Get-SendConnector"}
+    assert sessions.calls == [(0, "execute", (["Set-SendConnector -Identity 'x' -Fqdn 'y'"], "Get-SendConnector"))]
+    assert "read_back must be a script" in answer(broker.exchange_execute(["Set-X"], ["not", "a", "script"]))["error"][
+        "message"]
