@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchkit import metrics, reaper, report  # noqa: E402
 from benchkit.lab import REPO  # noqa: E402
 from benchkit.runner import (  # noqa: E402
-    attach_ratios, baseline_scenario, compare_end_states, site_scenarios, sliced_scenarios,
+    attach_ratios, baseline_scenario, compare_end_states, site_scenarios, sliced_scenarios, task_cost_scenario,
 )
 
 
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scale", type=float, default=0.25, help="latency_scale of the realistic model (default 0.25)")
     parser.add_argument("--no-latency", action="store_true", help="no injected latency (the lab's own costs only)")
     parser.add_argument("--version", default="2019", choices=["2013", "2016", "2019"])
-    parser.add_argument("--only", choices=["site", "baseline", "sliced"], help="run only one kind of scenario")
+    parser.add_argument("--only", choices=["site", "baseline", "sliced", "tasks"], help="run only one kind of scenario")
     parser.add_argument("--slices", type=int, default=4,
                         help="the sliced scenario (an AWX job with job_slice_count): its number of slices, started "
                              "together, on the largest server count (default 4; 0: none)")
@@ -75,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
     scale = None if args.no_latency else args.scale
     results: list[dict] = []
-    for count in args.servers:
+    if args.only in (None, "tasks"):
+        print("== task cost: 30 debug and 30 Exchange module tasks on one server", flush=True)
+        results.append(task_cost_scenario(args.work, args.version))
+    for count in args.servers if args.only != "tasks" else []:
         if args.only not in ("baseline", "sliced"):
             print(f"== site.yml on {count} server(s), forks {count}", flush=True)
             results.extend(site_scenarios(count, args.work, scale, args.version, not args.no_latency, args.playbook))

@@ -22,6 +22,13 @@ def render(document: dict) -> str:
         "",
         metrics.format_table(document.get("results") or []),
         "",
+    ]
+    for cost in (r for r in document.get("results") or [] if r.get("kind") == "task_cost"):
+        lines += [f"Task cost (one server, no injected latency, {cost.get('tasks')} tasks each): a debug task "
+                  f"{metrics._fmt(cost.get('debug_task_cpu_s'), 3)} s, an Exchange module task over the connection "
+                  f"{metrics._fmt(cost.get('module_task_cpu_s'), 3)} s of controller CPU = "
+                  f"{metrics._fmt(cost.get('module_to_debug'), 2)}x", ""]
+    lines += [
         "x columns: baseline / scenario on the same number of servers (higher is better); 'est. wall s @1.0' adds the",
         "busiest server's injected latency at scale 1.0 to the measured wall time (an estimate). 'ctl CPU s' includes",
         "'adopted CPU s': processes re-parented to the harness (the connection's session brokers) and reaped by it.",

@@ -67,6 +67,7 @@ def _finish(result: dict, lab: RunningLab, before: dict, lab_cpu_before: float |
     # With the session broker the figure that matters: Exchange-shell loads per host and play (target 1).
     result["ems_loads_per_host"] = metrics.loads_per_host(delta["servers"])
     result["cpu_per_task_s"] = metrics.per_task(result.get("cpu_s"), result.get("tasks_executed"))
+    result["cpu_per_host_s"] = metrics.per_task(result.get("cpu_s"), result.get("servers"))
     return result
 
 
@@ -154,6 +155,56 @@ def site_scenarios(count: int, work: Path, scale: float | None, version: str, re
                 result["state_unchanged"] = lab.state_digest() == digest_before
             results.append(result)
     return results
+
+
+TASK_COST_TASKS = 30
+
+
+def _task_cost_playbook(kind: str, tasks: int) -> str:
+    """A play on one Mailbox server: a first Exchange module task (the session broker and the Exchange shell come up,
+    a fixed cost), then ``tasks`` tasks of ``kind`` ("debug", or "module": exchange_info reading the accepted
+    domains over the collection's connection)."""
+    lines = ["---", "- name: Task cost", "  hosts: exchange_mailbox", "  gather_facts: false", "  tasks:",
+             "    - name: Open the session", "      mailops.exchange.exchange_info:", "        gather: [servers]"]
+    for index in range(tasks):
+        if kind == "debug":
+            lines += [f"    - name: debug {index}", "      ansible.builtin.debug:", "        msg: step"]
+        else:
+            lines += [f"    - name: module {index}", "      mailops.exchange.exchange_info:",
+                      "        gather: [accepted_domains]"]
+    return "\n".join(lines) + "\n"
+
+
+def task_cost_scenario(work: Path, version: str) -> dict:
+    """The controller CPU of one Exchange module task over the collection's connection against a ``debug`` task, in
+    the same kind of run (issue 15's target: at most 2x): three playbooks on one server - the fixed part alone, plus
+    30 debug tasks, plus 30 module tasks - each task's cost the difference to the fixed part, divided by 30. No
+    injected latency: only CPU is measured."""
+    servers = server_names(1)
+    state = work / "task-cost"
+    shutil.rmtree(state, ignore_errors=True)
+    result = {"name": "task-cost", "kind": "task_cost", "run": 1, "servers": 1, "forks": 1, "rc": 0,
+              "tasks": TASK_COST_TASKS, "cpu_runs_s": {}}
+    with RunningLab(state, servers, version=version, latency_scale=None, realistic=False):
+        inventory = write_inventory(state / "inventory", servers)
+        env = dict(os.environ)
+        env.update({"MAILOPS_LAB_STATE": str(state), "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+                    "PATH": os.pathsep.join([str(BIN), env.get("PATH", "")]), "ANSIBLE_NOCOLOR": "1"})
+        playbook_bin = BIN / "ansible-playbook"
+        for kind, tasks in (("fixed", 0), ("debug", TASK_COST_TASKS), ("module", TASK_COST_TASKS)):
+            playbook = state / f"task-cost-{kind}.yml"
+            playbook.write_text(_task_cost_playbook(kind, tasks))
+            command = [str(playbook_bin) if playbook_bin.exists() else "ansible-playbook", str(playbook),
+                       "-i", str(inventory)]
+            rc, _wall, cpu, _adoption = run_measured(command, env, state / f"task-cost-{kind}.log")
+            result["cpu_runs_s"][kind] = round(cpu, 3)
+            result["rc"] = result["rc"] or rc
+    runs = result["cpu_runs_s"]
+    result["debug_task_cpu_s"] = round((runs["debug"] - runs["fixed"]) / TASK_COST_TASKS, 4)
+    result["module_task_cpu_s"] = round((runs["module"] - runs["fixed"]) / TASK_COST_TASKS, 4)
+    result["module_to_debug"] = (round(result["module_task_cpu_s"] / result["debug_task_cpu_s"], 2)
+                                 if result["debug_task_cpu_s"] > 0 else None)
+    return result
 
 
 def awx_slices(servers: list[str], count: int) -> list[list[str]]:

@@ -137,3 +137,22 @@ def test_report_says_whether_the_end_states_match():
         "5": {"same": False, "differences": ["/servers/EX02/x: 'a' vs 'b'"]}, "1": {"same": True, "differences": []}}}
     text = report.render(document)
     assert "1 server(s): yes, 5 server(s): NO - /servers/EX02/x: 'a' vs 'b'" in text
+
+
+def test_issue_15_targets_cpu_per_server_baseline_factor_and_task_cost():
+    results = [
+        {"name": "baseline-1", "kind": "baseline", "servers": 1, "run": 1, "rc": 0, "wall_s": 30.0,
+         "wall_est_unscaled_s": 300.0},
+        _site("site-1-run1", 1, 1, cpu_s=2.5, cpu_per_host_s=2.5, wall_est_unscaled_s=25.0),  # 12x
+        _site("site-5-run2", 5, 2, cpu_s=20.0, cpu_per_host_s=4.0),
+        {"name": "task-cost", "kind": "task_cost", "rc": 0, "tasks": 30, "debug_task_cpu_s": 0.05,
+         "module_task_cpu_s": 0.08, "module_to_debug": 1.6, "cpu_runs_s": {}},
+    ]
+    checks = {c["target"]: c["holds"] for c in metrics.check_targets(results)}
+    assert checks["site-1-run1: first run >= 10x faster than the baseline (realistic model, issue 15)"] is True
+    assert checks["site-1-run1: controller CPU per server <= 3 s (issue 15)"] is True
+    assert checks["site-5-run2: controller CPU per server <= 3 s (issue 15)"] is False
+    assert checks["one Exchange module task <= 2x the controller CPU of a debug task (issue 15)"] is True
+    assert "task-cost" not in metrics.format_table(results)
+    text = report.render({"results": results, "targets": metrics.check_targets(results), "machine": {}})
+    assert "an Exchange module task over the connection 0.080 s of controller CPU = 1.60x" in text
