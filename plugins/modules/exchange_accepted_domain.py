@@ -13,6 +13,10 @@ description:
   - Creates, changes or removes an accepted domain (C(New-AcceptedDomain), C(Set-AcceptedDomain),
     C(Remove-AcceptedDomain)) and makes it the organisation's default domain.
   - Reads all accepted domains once, compares on the controller and runs at most one batch of commands.
+  - A task that writes reads its object back in the same round trip as the writes; what it returns (and its diff's
+    C(after)) is what Exchange reads. A write that ran without an error but did not take fails the task, naming the
+    cmdlet, the object and each parameter still to change (C(still_to_change) in the result); a task that writes
+    nothing reads once.
 author:
   - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:

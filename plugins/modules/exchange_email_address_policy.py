@@ -16,6 +16,10 @@ description:
   - Every template's domain must be an accepted domain. The module reads the policies and the accepted domains in
     one round and refuses a template for any other domain before it writes anything, with a message naming the
     domain.
+  - A task that writes reads its object back in the same round trip as the writes; what it returns (and its diff's
+    C(after)) is what Exchange reads. A write that ran without an error but did not take fails the task, naming the
+    cmdlet, the object and each parameter still to change (C(still_to_change) in the result); a task that writes
+    nothing reads once.
 author:
   - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:

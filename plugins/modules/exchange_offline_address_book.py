@@ -18,6 +18,10 @@ description:
     O(global_web_distribution_enabled=true) is exactly that step.
   - One read (every offline address book and every OAB virtual directory of the organisation), a comparison on
     the controller and at most one C(Set-OfflineAddressBook) per offline address book.
+  - A task that writes reads its object back in the same round trip as the writes; what it returns (and its diff's
+    C(after)) is what Exchange reads. A write that ran without an error but did not take fails the task, naming the
+    cmdlet, the object and each parameter still to change (C(still_to_change) in the result); a task that writes
+    nothing reads once.
 author:
   - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:

@@ -17,6 +17,10 @@ description:
     the same read round and builds C(TlsCertificateName) (C(<I>issuer<S>subject)) from its bytes.
   - Reads the connectors, the servers and (when needed) the server's certificates once, compares on the controller
     and runs at most one batch of commands.
+  - A task that writes reads its object back in the same round trip as the writes; what it returns (and its diff's
+    C(after)) is what Exchange reads. A write that ran without an error but did not take fails the task, naming the
+    cmdlet, the object and each parameter still to change (C(still_to_change) in the result); a task that writes
+    nothing reads once.
 author:
   - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:

@@ -14,6 +14,10 @@ description:
     C(Remove-SendConnector)), for example the connector that sends mail to the Internet.
   - Reads the send connectors and the Exchange servers once, compares on the controller (address spaces in their
     canonical form, so C(*) equals Exchange's C(SMTP:*;1)) and runs at most one batch of commands.
+  - A task that writes reads its object back in the same round trip as the writes; what it returns (and its diff's
+    C(after)) is what Exchange reads. A write that ran without an error but did not take fails the task, naming the
+    cmdlet, the object and each parameter still to change (C(still_to_change) in the result); a task that writes
+    nothing reads once.
 author:
   - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:

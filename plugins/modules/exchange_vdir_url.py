@@ -28,6 +28,10 @@ description:
   - The Autodiscover virtual directory has no internal or external URL (I(You can't set an internal URL on the
     Autodiscover virtual directory)), so there is no option for it; Outlook finds Autodiscover inside the
     organisation through the server's Autodiscover service internal URI, O(autodiscover_internal_uri).
+  - A task that writes reads its object back in the same round trip as the writes; what it returns (and its diff's
+    C(after)) is what Exchange reads. A write that ran without an error but did not take fails the task, naming the
+    cmdlet, the object and each parameter still to change (C(still_to_change) in the result); a task that writes
+    nothing reads once.
 author:
   - mailops.exchange developers (!UNKNOWN)
 extends_documentation_fragment:
