@@ -203,8 +203,8 @@ import re
 
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_module import ExchangeModule
-from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import (  # noqa: F401 - flags: API
-    RECEIVE_CONNECTOR, binding, flags, ip_range, read_receive_connector)
+from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import (
+    RECEIVE_CONNECTOR, binding, ip_range, read_receive_connector)
 from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_script
 from ansible_collections.mailops.exchange.plugins.module_utils.resource import as_list
 

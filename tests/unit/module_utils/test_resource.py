@@ -55,8 +55,8 @@ def test_create_puts_identity_first_replaces_a_default_and_leaves_unset_argument
 
 
 def test_remove_names_the_object_as_read():
-    assert WIDGET.remove({"name": "w1"}) == (["Remove-Widget -Identity 'w1' -Confirm:$false"],
-                                              {"name": "w1", "state": "absent"})
+    lines, after = WIDGET.remove({"name": "w1"})
+    assert lines == ["Remove-Widget -Identity 'w1' -Confirm:$false"] and after == {"name": "w1", "state": "absent"}
     assert WIDGET.remove(None) == ([], None)
 
 

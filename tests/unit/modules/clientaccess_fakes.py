@@ -63,6 +63,7 @@ def apply_client_access_write(answer, line):
     elif noun in ("ClientAccessService", "ClientAccessServer"):
         answer["client_access"][0]["autodiscover_internal_uri"] = _value(line, "AutoDiscoverServiceInternalUri")
 
+
 CONNECTION = {"exchange_host": "ex01.corp.contoso.com", "exchange_username": "CORP\\administrator",
               "exchange_password": "Pa55w0rd!"}
 

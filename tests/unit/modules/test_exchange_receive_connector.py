@@ -12,6 +12,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mailflow_harness import run_module  # noqa: E402
 
+from ansible_collections.mailops.exchange.plugins.module_utils import exchange_objects
 from ansible_collections.mailops.exchange.plugins.modules import exchange_receive_connector as mod
 
 
@@ -139,5 +140,5 @@ def test_canonical_helpers():
     assert mod.binding("[0:0::0]:25") == "[::]:25"
     assert mod.ip_range("10.0.0.0/8") == "10.0.0.0/8"
     assert mod.ip_range("10.1.2.3/8") == "10.0.0.0/8"
-    assert mod.flags("Tls, None") == ["Tls"]
-    assert mod.flags("None") == []
+    assert exchange_objects.flags("Tls, None") == ["Tls"]  # the canonical forms live with the receive connector table
+    assert exchange_objects.flags("None") == []
