@@ -785,7 +785,8 @@ def test_module_uses_the_socket_and_warns_with_the_notices(monkeypatch, rpc):
 
     from ansible_collections.mailops.exchange.plugins.module_utils import exchange_module as em
 
-    monkeypatch.setattr(module_warnings, "_global_warnings", {})
+    # An empty store of the release's own kind: a list up to ansible-core 2.18, a dict from 2.19.
+    monkeypatch.setattr(module_warnings, "_global_warnings", type(module_warnings._global_warnings)())
     rpc.answers = [json.dumps({"value": {"ok": 1}, "notices": ["the session to ex01 was dropped (x); opened a new "
                                                                "one and sent the query again"]})]
     with patch_module_args({"_ansible_socket": "/pc/socket", "exchange_host": "ex01"}):
