@@ -137,14 +137,6 @@ class Resource:
         out["state"] = "present"
         return out
 
-    def info(self, record):
-        """A record read with ``projection(keys="info")`` -> exchange_info's shape."""
-        out = {}
-        for field in self.fields:
-            out[field.info] = field.read(record.get(field.info))
-        out["state"] = "present"
-        return out
-
     def find(self, records, name):
         """The record (module shape) whose name is ``name`` (Exchange compares names without case), or None."""
         wanted = (name or "").casefold()
