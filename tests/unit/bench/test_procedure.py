@@ -1,4 +1,5 @@
 import pytest
+import yaml
 
 from benchkit import procedure
 from benchkit.organisation import hosts_document, load_organisation, write_inventory
@@ -89,6 +90,21 @@ def test_inventory_has_the_servers_and_the_lab_group_vars(tmp_path):
     names = sorted(p.name for p in (directory / "group_vars" / "all").iterdir())
     assert "connection.yml" in names and "organisation.yml" in names and names[-1] == "zz_bench.yml"
     assert "tests/lab" in (directory / "group_vars" / "all" / "zz_bench.yml").read_text()
+
+
+def test_inventory_with_the_labs_endpoints_is_written_as_an_administrator_writes_one(tmp_path):
+    endpoints = {"username": "CORP\\lab-admin", "password": "secret", "ca_bundle": "/lab/ca.pem", "servers": {
+        "EX01": {"https": "https://127.0.0.1:40001/wsman", "fqdn": "ex01.corp.contoso.com"},
+        "EX02": {"https": "https://127.0.0.1:40002/wsman", "fqdn": "ex02.corp.contoso.com"}}}
+    directory = write_inventory(tmp_path / "inv", ["EX02"], endpoints=endpoints)
+    hosts = yaml.safe_load((directory / "hosts.yml").read_text())
+    assert hosts == {"exchange_mailbox": {"hosts": {"EX02": {
+        "exchange_host": "127.0.0.1", "exchange_port": 40002, "exchange_server_fqdn": "ex02.corp.contoso.com"}}}}
+    generated = yaml.safe_load((directory / "group_vars" / "all" / "zz_bench.yml").read_text())
+    assert generated["exchange_username"] == "CORP\\lab-admin" and generated["exchange_ca_trust_path"] == "/lab/ca.pem"
+    # The password stays behind a variable, as a vault variable would be; the lab's values stay readable.
+    assert generated["exchange_password"] == "{{ bench_exchange_password }}"
+    assert generated["mailops_lab"] == endpoints
 
 
 def test_summarise_results_counts_module_executions():
