@@ -85,6 +85,12 @@ def site_tags():
         for entry in play.get("roles", []):
             if isinstance(entry, dict) and "role" in entry:
                 tags[entry["role"].rsplit(".", 1)[-1]] = as_list(entry.get("tags"))
+        for task in play.get("tasks", []):  # the step roles, imported without Ansible's per-role validation
+            if not isinstance(task, dict):
+                continue
+            imported = task.get("ansible.builtin.import_role") or task.get("import_role")
+            if isinstance(imported, dict) and "name" in imported:
+                tags[imported["name"].rsplit(".", 1)[-1]] = as_list(task.get("tags"))
     return tags
 
 

@@ -1,122 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: mailops.exchange contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The connection options, rendered from their one table (module_utils/connection_options.py): DOCUMENTATION for
+every module (with the modules' requirements and notes), CONNECTION_PLUGIN for the mailops.exchange.exchange
+connection (the same options with the variables and environment each one is read from)."""
+
+from ansible_collections.mailops.exchange.plugins.module_utils.connection_options import (
+    connection_documentation, module_documentation)
 
 
 class ModuleDocFragment:
-    # The connection options shared by every mailops.exchange module (CONNECTION_ARGUMENT_SPEC).
-    DOCUMENTATION = r'''
-options:
-  exchange_host:
-    description:
-      - Name or address of the Exchange server whose WinRM service the module talks to.
-      - The module runs on the Ansible controller (usually C(localhost)) and connects to this host with pywinrm.
-      - If not set, the value of the E(EXCHANGE_HOST) environment variable is used.
-      - Required, unless the task runs over the C(mailops.exchange.exchange) connection.
-    type: str
-  exchange_port:
-    description:
-      - TCP port of the WinRM service.
-      - Defaults to C(5986) when O(exchange_scheme=https) and C(5985) when O(exchange_scheme=http).
-      - If not set, the value of the E(EXCHANGE_PORT) environment variable is used.
-    type: int
-  exchange_scheme:
-    description:
-      - Whether WinRM is reached over HTTPS or HTTP.
-      - Over HTTP, NTLM, Kerberos and CredSSP still encrypt the messages (see O(exchange_message_encryption)).
-      - If not set, the value of the E(EXCHANGE_SCHEME) environment variable is used.
-    type: str
-    choices: [https, http]
-    default: https
-  exchange_transport:
-    description:
-      - WinRM authentication.
-      - C(basic) sends the password with every request; the module warns when it is used over HTTP.
-      - C(kerberos) needs the pykerberos or pyspnego Kerberos support, C(credssp) needs requests-credssp.
-      - If not set, the value of the E(EXCHANGE_TRANSPORT) environment variable is used.
-    type: str
-    choices: [ntlm, basic, kerberos, credssp]
-    default: ntlm
-  exchange_username:
-    description:
-      - Account used for WinRM and, with O(exchange_shell=remote_session), for the explicit credential of the second
-        hop to Exchange's C(Microsoft.Exchange) remote PowerShell endpoint, for example C(CORP\administrator).
-      - If not set, the value of the E(EXCHANGE_USERNAME) environment variable is used.
-    type: str
-  exchange_password:
-    description:
-      - Password of O(exchange_username).
-      - It only ever travels inside the PowerShell process's standard input, never on a command line, and never
-        appears in results.
-      - Over the C(mailops.exchange.exchange) connection the collection's action plugin removes it from the module's
-        arguments (the connection holds it), so it is in no AnsiballZ file even with C(ANSIBLE_KEEP_REMOTE_FILES=1).
-      - If not set, the value of the E(EXCHANGE_PASSWORD) environment variable is used.
-    type: str
-  exchange_cert_validation:
-    description:
-      - Whether the HTTPS certificate of the WinRM service is validated.
-      - C(ignore) is meant for labs; the module warns when it is used.
-      - If not set, the value of the E(EXCHANGE_CERT_VALIDATION) environment variable is used.
-    type: str
-    choices: [validate, ignore]
-    default: validate
-  exchange_ca_trust_path:
-    description:
-      - PEM file (or directory) of the certificate authorities trusted for the WinRM HTTPS certificate.
-      - Without it the system trust store is used (and the C(REQUESTS_CA_BUNDLE) variable, as requests does).
-      - If not set, the value of the E(EXCHANGE_CA_TRUST_PATH) environment variable is used.
-    type: path
-  exchange_message_encryption:
-    description:
-      - WinRM message encryption. C(auto) encrypts over HTTP when the transport supports it.
-      - If not set, the value of the E(EXCHANGE_MESSAGE_ENCRYPTION) environment variable is used.
-    type: str
-    choices: [auto, always, never]
-    default: auto
-  exchange_operation_timeout:
-    description:
-      - WinRM operation timeout in seconds; a Receive that times out is simply repeated.
-      - Must be lower than O(exchange_read_timeout).
-      - If not set, the value of the E(EXCHANGE_OPERATION_TIMEOUT) environment variable is used.
-    type: int
-    default: 20
-  exchange_read_timeout:
-    description:
-      - HTTP read timeout in seconds. Must be greater than O(exchange_operation_timeout).
-      - If not set, the value of the E(EXCHANGE_READ_TIMEOUT) environment variable is used.
-    type: int
-    default: 30
-  exchange_shell:
-    description:
-      - How the Exchange Management Shell is loaded in the remote PowerShell, once per module run (once per host and
-        play over the C(mailops.exchange.exchange) connection).
-      - C(remote_session) imports a session of Exchange's supported remote PowerShell endpoint
-        (C(http://<server fqdn>/PowerShell/), configuration C(Microsoft.Exchange)) with an explicit credential,
-        which works over NTLM and Basic (that cannot delegate).
-      - C(snapin) adds the C(Microsoft.Exchange.Management.PowerShell.SnapIn) snap-in (Microsoft supports it only
-        for the C(*-TransportAgent) cmdlets).
-      - C(remote_exchange_script) dot-sources C(RemoteExchange.ps1) and runs C(Connect-ExchangeServer -Auto), with
-        the credential (a second hop too); its client rebuilds Exchange's objects with Exchange's types.
-      - Why C(remote_session) is the default - it is the way Microsoft documents to connect to an Exchange server
-        with remote PowerShell, it takes the explicit credential that the second hop from a WinRM (NTLM or Basic)
-        logon needs, and nothing the modules read depends on Exchange's types on the client. Through it and
-        C(remote_exchange_script), Exchange cmdlets are implicit-remoting proxies whose errors arrive as
-        non-terminating (MicrosoftDocs/PowerShell-Docs issue 1583), and every module detects them through the global
-        C($ErrorActionPreference) and C($Error). Objects arrive deserialized - nested Exchange values as strings,
-        certificates with C(RawData) only (CSS-Exchange C(ConvertTo-ExchangeCertificate.ps1)) - so the modules
-        read string forms and take certificate facts from the bytes and the server's own certificate stores. The
-        collection's tests run every module in each of the three modes against the lab, which models these
-        behaviours (C(tests/lab/README.md)).
-      - If not set, the value of the E(EXCHANGE_SHELL) environment variable is used.
-    type: str
-    choices: [remote_session, snapin, remote_exchange_script]
-    default: remote_session
-  exchange_server_fqdn:
-    description:
-      - FQDN used in the C(Microsoft.Exchange) connection URI with O(exchange_shell=remote_session).
-      - Defaults to O(exchange_host); required when O(exchange_host) is an IP address.
-      - If not set, the value of the E(EXCHANGE_SERVER_FQDN) environment variable is used.
-    type: str
+    # The options as JSON, which is YAML; the notes as YAML.
+    DOCUMENTATION = module_documentation() + "\n" + r'''
 requirements:
   - pywinrm >= 0.5.0 (on the controller)
 notes:
@@ -135,3 +30,5 @@ notes:
   - A script or batch of write commands that does not fit in one WinRM message (500 KB, the WinRM service's default
     C(MaxEnvelopeSizekb)) is refused before it is sent.
 '''
+
+    CONNECTION_PLUGIN = connection_documentation()

@@ -182,3 +182,62 @@ def read_receive_connector(record, keys="exchange"):
     identity = current["identity"] = current["identity"] or ""
     current["server"] = current["server"] or (identity.split("\\", 1)[0] if "\\" in identity else None)
     return current
+
+
+# --- Client access (steps 4 and 5): the virtual directories, Outlook Anywhere, the Autodiscover internal URI -------
+# Read as their string forms (the same for live objects and for what a plain Import-PSSession delivers); the
+# module's read (vdir_plan.SERVER_BLOCK) and exchange_info's per-server view are built from these tables.
+
+def _url_fields():
+    return [
+        Field("name", "Name", kind="name", read_only=True),
+        Field("identity", "Identity", kind="name", read_only=True),
+        Field("internal_url", "InternalUrl", key=canonical.url),
+        Field("external_url", "ExternalUrl", key=canonical.url),
+    ]
+
+
+def _lower(value):
+    return (value or "").lower()
+
+
+VIRTUAL_DIRECTORY = dict(
+    (key, Resource(noun + "VirtualDirectory", _url_fields()))
+    for key, noun in (("owa", "Owa"), ("ecp", "Ecp"), ("ews", "WebServices"), ("eas", "ActiveSync"),
+                      ("oab", "Oab"), ("powershell", "PowerShell")))
+# Set-MapiVirtualDirectory: "When you use the InternalUrl or ExternalUrl parameters, you need to specify one or more
+# authentication values by using the IISAuthenticationMethods parameter" - sent with every URL change: the task's
+# methods, else the server's.
+VIRTUAL_DIRECTORY["mapi"] = Resource("MapiVirtualDirectory", _url_fields() + [
+    Field("iis_authentication_methods", "IISAuthenticationMethods", kind="strings", unordered=True, key=_lower,
+          sent_with=("internal_url", "external_url")),
+])
+
+# Exchange wants each client's SSL requirement with the host name it belongs to: sent with a host name that is set
+# (the task's value, else the server's, else true).
+OUTLOOK_ANYWHERE = Resource("OutlookAnywhere", [
+    Field("name", "Name", kind="name", read_only=True),
+    Field("identity", "Identity", kind="name", read_only=True),
+    Field("internal_hostname", "InternalHostname", key=canonical.fqdn),
+    Field("external_hostname", "ExternalHostname", key=canonical.fqdn),
+    Field("internal_clients_require_ssl", "InternalClientsRequireSsl", kind="flag",
+          same=lambda wanted, current: current is wanted, sent_with=("internal_hostname",),
+          sent_if=lambda host: host is not None, sent_default=True),
+    Field("external_clients_require_ssl", "ExternalClientsRequireSsl", kind="flag",
+          same=lambda wanted, current: current is wanted, sent_with=("external_hostname",),
+          sent_if=lambda host: host is not None, sent_default=True),
+    Field("internal_client_authentication_method", "InternalClientAuthenticationMethod", key=_lower),
+    Field("external_client_authentication_method", "ExternalClientAuthenticationMethod", key=_lower),
+])
+
+
+def _client_access(noun):
+    return Resource(noun, [
+        Field("identity", "Identity", kind="name", read_only=True),
+        Field("autodiscover_internal_uri", "AutoDiscoverServiceInternalUri", key=canonical.url),
+    ], name="identity")
+
+
+# AutoDiscoverServiceInternalUri: Set-ClientAccessService from Exchange 2016 on, Set-ClientAccessServer on 2013.
+CLIENT_ACCESS = {"ClientAccessService": _client_access("ClientAccessService"),
+                 "ClientAccessServer": _client_access("ClientAccessServer")}

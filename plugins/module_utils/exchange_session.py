@@ -51,6 +51,7 @@ def winrm_import_error():
     return None
 
 
+from ansible_collections.mailops.exchange.plugins.module_utils import connection_options
 from ansible_collections.mailops.exchange.plugins.module_utils.quoting import (
     command_argument, ps_literal, ps_script,
 )
@@ -59,7 +60,7 @@ POWERSHELL_COMMAND = (
     "powershell.exe -NoProfile -NonInteractive -NoLogo -ExecutionPolicy Bypass -OutputFormat Text -Command -"
 )
 
-SHELL_MODES = ("remote_session", "snapin", "remote_exchange_script")
+SHELL_MODES = connection_options.SHELL_MODES
 
 try:
     from ansible.module_utils.basic import env_fallback
@@ -72,30 +73,9 @@ except ImportError:  # pragma: no cover - ansible-core is always present where m
         raise LookupError(names[0])
 
 
-def _option(type_, env, **kwargs):
-    kwargs.update(type=type_, fallback=(env_fallback, [env]))
-    return kwargs
-
-
-#: The connection options every module accepts (documented in the mailops.exchange.connection doc fragment).
-CONNECTION_ARGUMENT_SPEC = dict(
-    exchange_host=_option("str", "EXCHANGE_HOST"),
-    exchange_port=_option("int", "EXCHANGE_PORT"),
-    exchange_scheme=_option("str", "EXCHANGE_SCHEME", choices=["https", "http"], default="https"),
-    exchange_transport=_option("str", "EXCHANGE_TRANSPORT", choices=["ntlm", "basic", "kerberos", "credssp"],
-                               default="ntlm"),
-    exchange_username=_option("str", "EXCHANGE_USERNAME"),
-    exchange_password=_option("str", "EXCHANGE_PASSWORD", no_log=True),
-    exchange_cert_validation=_option("str", "EXCHANGE_CERT_VALIDATION", choices=["validate", "ignore"],
-                                     default="validate"),
-    exchange_ca_trust_path=_option("path", "EXCHANGE_CA_TRUST_PATH"),
-    exchange_message_encryption=_option("str", "EXCHANGE_MESSAGE_ENCRYPTION", choices=["auto", "always", "never"],
-                                        default="auto"),
-    exchange_operation_timeout=_option("int", "EXCHANGE_OPERATION_TIMEOUT", default=20),
-    exchange_read_timeout=_option("int", "EXCHANGE_READ_TIMEOUT", default=30),
-    exchange_shell=_option("str", "EXCHANGE_SHELL", choices=list(SHELL_MODES), default="remote_session"),
-    exchange_server_fqdn=_option("str", "EXCHANGE_SERVER_FQDN"),
-)
+#: The connection options every module accepts, from their one table (connection_options.OPTIONS), which also
+#: gives the mailops.exchange.connection doc fragment and the connection plugin's options.
+CONNECTION_ARGUMENT_SPEC = connection_options.argument_spec(env_fallback)
 
 
 class ExchangeError(Exception):

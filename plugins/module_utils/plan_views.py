@@ -32,3 +32,35 @@ def step_view(plan, side, require_ssl=True):
     if side == "internal":
         view["autodiscover_internal_uri"] = plan["autodiscover_internal_uri"]
     return view
+
+
+def step_differences(found, wanted, side):
+    """What Exchange reads (``found``: what ``exchange_vdir_url`` returns) that differs from a step's view
+    (``wanted``: :func:`step_view`), one sentence each - the step's *How do you know this step worked?* check.
+
+    URLs must be the ones the procedure's table gives (compared as written); Outlook Anywhere's host name and the
+    Autodiscover internal URI are compared without case.
+    """
+    if side not in SIDES:
+        raise ValueError("side must be one of %s, got %r" % (", ".join(SIDES), side))
+    step = "step 4" if side == "external" else "step 5"
+    found = found or {}
+    differences = []
+    url_key = side + "_url"
+    for name, urls in (wanted.get("urls") or {}).items():
+        have = ((found.get("urls") or {}).get(name) or {}).get(url_key)
+        if have != urls[url_key]:
+            differences.append("the %s virtual directory's %s URL is %s, the procedure (%s) wants %s"
+                               % (name, side, have or "not set", step, urls[url_key]))
+    host_key = side + "_hostname"
+    have = (found.get("outlook_anywhere") or {}).get(host_key)
+    want = wanted["outlook_anywhere"][host_key]
+    if (have or "").lower() != (want or "").lower():
+        differences.append("Outlook Anywhere's %s host name is %s, the procedure (%s) wants %s"
+                           % (side, have or "not set", step, want))
+    if side == "internal":
+        have, want = found.get("autodiscover_internal_uri"), wanted.get("autodiscover_internal_uri")
+        if (have or "").lower() != (want or "").lower():
+            differences.append("the Autodiscover internal URI is %s, the procedure (%s) wants %s"
+                               % (have or "not set", step, want))
+    return differences

@@ -68,7 +68,8 @@ class Field:
     """One property of an Exchange object (see the module docstring)."""
 
     def __init__(self, option, exchange, kind="text", info=None, key=None, same=None, after=None, argument=None,
-                 create_only=False, read_only=False, unordered=False, parameter=None, reader=None):
+                 create_only=False, read_only=False, unordered=False, parameter=None, reader=None, sent_with=(),
+                 sent_if=None, sent_default=None):
         self.option = option              # the module option (and the key of the module's read record)
         self.exchange = exchange          # the Exchange property (read)
         self.parameter = parameter or exchange  # the cmdlet parameter that writes it
@@ -82,6 +83,12 @@ class Field:
         self.create_only = create_only    # the Set- cmdlet has no such parameter
         self.read_only = read_only        # read and reported, never written
         self._reader = reader             # value as read -> the module's form, after the kind's own reading
+        # Written whenever one of these options is written (the cmdlet wants them together - Exchange's "when you use
+        # the InternalUrl or ExternalUrl parameters, you need to specify ... IISAuthenticationMethods"): with the
+        # task's value, else the current one, else sent_default. sent_if(new value of the partner) narrows it.
+        self.sent_with = tuple(sent_with)
+        self.sent_if = sent_if
+        self.sent_default = sent_default
 
     def projection(self):
         return KINDS[self.kind][0].format(self.exchange)
@@ -108,6 +115,16 @@ class Field:
         return self._argument(wanted)
 
 
+class MissingCompanion(ValueError):
+    """A field that must be sent with another has no value to send (neither the task's nor the object's)."""
+
+    def __init__(self, resource, field, partners):
+        self.resource, self.field, self.partners = resource, field, partners
+        ValueError.__init__(self, "Set-%s needs -%s with -%s, and no value for it was given or could be read"
+                            % (resource.noun, field.parameter,
+                               ", -".join(resource.by_option[option].parameter for option in partners)))
+
+
 class Resource:
     """The table of one Exchange object: ``noun`` (``SendConnector``), its fields in the order its lines print
     them, and the field that names it (``Identity`` of its Set- and Remove- lines)."""
@@ -120,14 +137,15 @@ class Resource:
 
     # --- reading ---------------------------------------------------------------------------------------------
 
-    def projection(self, keys="exchange", indent="        "):
+    def projection(self, keys="exchange", indent="        ", separator="\n"):
         """The ``@{ key = projection ... }`` body of a ``ForEach-Object`` over ``Get-<noun>``: keys are Exchange's
-        property names (``keys="exchange"``, the modules) or ``exchange_info``'s keys (``keys="info"``)."""
+        property names (``keys="exchange"``, the modules) or ``exchange_info``'s keys (``keys="info"``); one line
+        per property, or ``separator="; "`` for one line."""
         lines = []
         for field in self.fields:
             key = field.exchange if keys == "exchange" else field.info
             lines.append("%s%s = %s" % (indent, key, field.projection()))
-        return "\n".join(lines)
+        return separator.join(lines)
 
     def read(self, record, keys="exchange"):
         """A record as the read script returned it -> the module's shape (options as keys, canonical values)."""
@@ -163,12 +181,14 @@ class Resource:
                 arguments.append((field.parameter, argument))
         return ps_command("New-" + self.noun, dict(arguments)), after
 
-    def update(self, current, wanted, identity=None, extra=None):
+    def update(self, current, wanted, identity=None):
         """(lines, after) of ``Set-<noun>`` for what differs between ``current`` (module shape, as read) and
         ``wanted`` (options -> arguments, only what the task sets): no line when nothing differs. A create-only field
-        that differs is refused by the caller before this (the engine never silently drops a wanted change)."""
+        that differs is refused by the caller before this (the engine never silently drops a wanted change). A field
+        sent with another (``sent_with``) joins the line when that one is written; with no value to send it raises
+        :class:`MissingCompanion`. The parameters follow the table's order."""
         after = dict(current)
-        changes = []
+        changes = {}
         for field in self.fields:
             if field.option not in wanted or field.read_only:
                 continue
@@ -179,13 +199,28 @@ class Resource:
                 raise ValueError("%s '%s': %s cannot be changed (Set-%s has no -%s); remove it and create it again"
                                  % (self.noun, current.get(self.name.option), field.option, self.noun,
                                     field.exchange))
-            changes.append((field.parameter, field.argument(value)))
+            changes[field.option] = field.argument(value)
             after[field.option] = field.after(value)
-        if extra:
-            changes.extend(extra)
+        for field in self.fields:
+            if not field.sent_with or field.option in changes or field.read_only:
+                continue
+            partners = [option for option in field.sent_with if option in changes
+                        and (field.sent_if is None or field.sent_if(after[option]))]
+            if not partners:
+                continue
+            value = wanted.get(field.option)
+            if value is None:
+                value = current.get(field.option)
+            if value is None or value == []:
+                value = field.sent_default
+            if value is None:
+                raise MissingCompanion(self, field, partners)
+            changes[field.option] = field.argument(value)
+            after[field.option] = field.after(value)
         if not changes:
             return [], after
-        line = [("Identity", identity if identity is not None else current[self.name.option])] + changes
+        line = [("Identity", identity if identity is not None else current[self.name.option])]
+        line += [(field.parameter, changes[field.option]) for field in self.fields if field.option in changes]
         return [ps_command("Set-" + self.noun, dict(line))], after
 
     def remove(self, current, identity=None):

@@ -37,8 +37,10 @@ import re
 from urllib.parse import urlsplit
 
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
+from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import (
+    CLIENT_ACCESS, OUTLOOK_ANYWHERE, VIRTUAL_DIRECTORY)
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import TOLERATED_ERROR
-from ansible_collections.mailops.exchange.plugins.module_utils.quoting import ps_command
+from ansible_collections.mailops.exchange.plugins.module_utils.resource import MissingCompanion
 
 
 class VdirError(ValueError):
@@ -58,8 +60,9 @@ class VdirKind:
         return "Get-%sVirtualDirectory" % self.noun
 
     @property
-    def set_cmdlet(self):
-        return "Set-%sVirtualDirectory" % self.noun
+    def resource(self):
+        """Its table (exchange_objects.VIRTUAL_DIRECTORY): what is read, compared and written."""
+        return VIRTUAL_DIRECTORY[self.key]
 
 
 VDIRS = [
@@ -73,19 +76,13 @@ VDIRS = [
 ]
 VDIR_BY_KEY = dict((kind.key, kind) for kind in VDIRS)
 URL_FIELDS = ("internal_url", "external_url")
-URL_PARAMETERS = {"internal_url": "InternalUrl", "external_url": "ExternalUrl"}
 
-# Outlook Anywhere: option key -> (Set-OutlookAnywhere parameter, kind)
+# Outlook Anywhere's options, from its table: (option, Set-OutlookAnywhere parameter, what the input must be).
 OUTLOOK_ANYWHERE_FIELDS = [
-    ("internal_hostname", "InternalHostname", "hostname"),
-    ("external_hostname", "ExternalHostname", "hostname"),
-    ("internal_clients_require_ssl", "InternalClientsRequireSsl", "bool"),
-    ("external_clients_require_ssl", "ExternalClientsRequireSsl", "bool"),
-    ("internal_client_authentication_method", "InternalClientAuthenticationMethod", "auth"),
-    ("external_client_authentication_method", "ExternalClientAuthenticationMethod", "auth"),
-]
+    (field.option, field.parameter,
+     "bool" if field.kind == "flag" else "hostname" if field.key is canonical.fqdn else "auth")
+    for field in OUTLOOK_ANYWHERE.fields if not field.read_only]
 OUTLOOK_ANYWHERE_KEYS = [field[0] for field in OUTLOOK_ANYWHERE_FIELDS]
-OUTLOOK_ANYWHERE_PARAMETERS = dict((field[0], field[1]) for field in OUTLOOK_ANYWHERE_FIELDS)
 # The client authentication methods Outlook Anywhere accepts (Exchange's AuthenticationMethod spelling).
 AUTH_METHODS = ("Basic", "Ntlm", "Negotiate")
 # Set-MapiVirtualDirectory -IISAuthenticationMethods: "Valid values are: Basic, Negotiate, NTLM, OAuth"; "The
@@ -483,21 +480,14 @@ class Plan:
         return bool(self.commands)
 
 
-def _same_url(a, b):
-    return canonical.url(a) == canonical.url(b)
-
-
-def _same_methods(a, b):
-    return sorted(m.lower() for m in a or []) == sorted(m.lower() for m in b or [])
-
-
 def plan(state, desired_urls, desired_oa, desired_uri, desired_mapi_iis=None):
     """Compare the read state with the validated input; return a :class:`Plan`.
 
     ``desired_mapi_iis`` is :func:`validate_iis_methods`'s result (None keeps the current methods). Raises
     :class:`VdirError` when the request cannot be carried out on this server (no such virtual directory, no
     Outlook Anywhere, unknown version, mapi URLs whose current IIS methods could not be read) or breaks the
-    owa/ecp rule - always before any write.
+    owa/ecp rule - always before any write. The lines come from the objects' tables (exchange_objects), at most
+    one per object.
     """
     result = Plan()
     server = state["server"]["name"] or "?"
@@ -519,64 +509,35 @@ def plan(state, desired_urls, desired_oa, desired_uri, desired_mapi_iis=None):
         current = state["vdirs"].get(kind.key)
         if current is None:
             continue
-        before = dict((field, current[field]) for field in URL_FIELDS)
-        after = dict(before)
-        params = {}
-        for field in URL_FIELDS:
-            if field not in desired_urls.get(kind.key, {}):
-                continue
-            wanted = desired_urls[kind.key][field]
-            if not _same_url(current[field], wanted):
-                params[URL_PARAMETERS[field]] = wanted
-                after[field] = wanted
-        result.before["urls"][kind.key] = before
-        result.after["urls"][kind.key] = after
+        wanted = dict(desired_urls.get(kind.key, {}))
         if kind.key == "mapi":
-            params = _with_mapi_iis_methods(server, current, params, desired_mapi_iis, result)
-        if params:
-            order = ["InternalUrl", "ExternalUrl", "IISAuthenticationMethods"]
-            line = dict([("Identity", current["identity"])] + sorted(params.items(), key=lambda kv: order.index(kv[0])))
-            result.commands.append(ps_command(kind.set_cmdlet, line))
+            have = list(current.get("iis_authentication_methods") or [])
+            result.before["mapi_iis_authentication_methods"] = have
+            result.after["mapi_iis_authentication_methods"] = (list(desired_mapi_iis) if desired_mapi_iis is not None
+                                                               else have)
+            if desired_mapi_iis is not None:
+                wanted["iis_authentication_methods"] = list(desired_mapi_iis)
+        try:
+            lines, after = kind.resource.update(current, wanted, identity=current["identity"])
+        except MissingCompanion:
+            raise VdirError(
+                "server %s: the mapi virtual directory's IISAuthenticationMethods could not be read, and "
+                "Set-MapiVirtualDirectory needs them with -InternalUrl/-ExternalUrl; set "
+                "mapi_iis_authentication_methods (for example [Ntlm, OAuth, Negotiate], Exchange's default)"
+                % server) from None
+        result.before["urls"][kind.key] = dict((field, current[field]) for field in URL_FIELDS)
+        result.after["urls"][kind.key] = dict((field, after[field]) for field in URL_FIELDS)
+        result.commands.extend(lines)
 
     oa = state["outlook_anywhere"]
     if desired_oa and oa is None:
         raise VdirError("server %s has no Outlook Anywhere virtual directory 'Rpc (Default Web Site)' "
                         "(Get-OutlookAnywhere found nothing)" % server)
     if oa is not None:
-        before = dict((key, oa[key]) for key in OUTLOOK_ANYWHERE_KEYS)
-        after = dict(before)
-        params = {}
-        for key, parameter, kind in OUTLOOK_ANYWHERE_FIELDS:
-            if key not in desired_oa:
-                continue
-            wanted = desired_oa[key]
-            have = oa[key]
-            if kind == "hostname":
-                same = canonical.fqdn(have) == canonical.fqdn(wanted)
-            elif kind == "auth":
-                same = (have or "").lower() == wanted.lower()
-            else:
-                same = have is wanted
-            if not same:
-                params[parameter] = wanted
-                after[key] = wanted
-        # Exchange wants the SSL requirement with the host name it belongs to.
-        for host_key, ssl_key in (("internal_hostname", "internal_clients_require_ssl"),
-                                  ("external_hostname", "external_clients_require_ssl")):
-            host_parameter = OUTLOOK_ANYWHERE_PARAMETERS[host_key]
-            ssl_parameter = OUTLOOK_ANYWHERE_PARAMETERS[ssl_key]
-            if params.get(host_parameter) is not None and ssl_parameter not in params:
-                ssl_value = desired_oa.get(ssl_key, oa[ssl_key])
-                if ssl_value is None:
-                    ssl_value = True
-                params[ssl_parameter] = ssl_value
-                after[ssl_key] = ssl_value
-        result.before["outlook_anywhere"] = before
-        result.after["outlook_anywhere"] = after
-        if params:
-            order = [field[1] for field in OUTLOOK_ANYWHERE_FIELDS]
-            line = [("Identity", oa["identity"])] + sorted(params.items(), key=lambda kv: order.index(kv[0]))
-            result.commands.append(ps_command("Set-OutlookAnywhere", dict(line)))
+        lines, after = OUTLOOK_ANYWHERE.update(oa, desired_oa or {}, identity=oa["identity"])
+        result.before["outlook_anywhere"] = dict((key, oa[key]) for key in OUTLOOK_ANYWHERE_KEYS)
+        result.after["outlook_anywhere"] = dict((key, after[key]) for key in OUTLOOK_ANYWHERE_KEYS)
+        result.commands.extend(lines)
 
     cas = state["client_access"]
     if desired_uri is not None and cas is None:
@@ -587,39 +548,18 @@ def plan(state, desired_urls, desired_oa, desired_uri, desired_mapi_iis=None):
         result.after["autodiscover_internal_uri"] = cas["autodiscover_internal_uri"]
         if desired_uri is not None:
             wanted = desired_uri or None
-            if not _same_url(cas["autodiscover_internal_uri"], wanted):
-                version = state["server"]["version"]
+            version = state["server"]["version"]
+            resource = CLIENT_ACCESS[client_access_cmdlet(version)]
+            if not resource.by_option["autodiscover_internal_uri"].same(wanted, cas["autodiscover_internal_uri"]):
                 if version is None:
                     raise VdirError("cannot tell the Exchange version of server %s from its AdminDisplayVersion %r, "
                                     "so whether to use Set-ClientAccessService or Set-ClientAccessServer"
                                     % (server, state["server"]["admin_display_version"]))
-                result.commands.append(ps_command(
-                    "Set-" + client_access_cmdlet(version),
-                    {"Identity": cas["identity"] or server, "AutoDiscoverServiceInternalUri": wanted}))
-                result.after["autodiscover_internal_uri"] = wanted
+                lines, after = resource.update(cas, {"autodiscover_internal_uri": wanted},
+                                               identity=cas["identity"] or server)
+                result.commands.extend(lines)
+                result.after["autodiscover_internal_uri"] = after["autodiscover_internal_uri"]
     return result
-
-
-def _with_mapi_iis_methods(server, current, params, desired, result):
-    """The Set-MapiVirtualDirectory parameters with -IISAuthenticationMethods wherever Exchange needs it.
-
-    A URL change always carries the methods (the desired ones, else the current ones); desired methods that differ
-    from the current ones are set even without a URL change.
-    """
-    have = list(current.get("iis_authentication_methods") or [])
-    result.before["mapi_iis_authentication_methods"] = have
-    result.after["mapi_iis_authentication_methods"] = list(desired) if desired is not None else have
-    params = dict(params)
-    if desired is not None and not _same_methods(desired, have):
-        params["IISAuthenticationMethods"] = list(desired)
-    elif params:
-        if not have and desired is None:
-            raise VdirError(
-                "server %s: the mapi virtual directory's IISAuthenticationMethods could not be read, and "
-                "Set-MapiVirtualDirectory needs them with -InternalUrl/-ExternalUrl; set "
-                "mapi_iis_authentication_methods (for example [Ntlm, OAuth, Negotiate], Exchange's default)" % server)
-        params["IISAuthenticationMethods"] = list(desired) if desired is not None else have
-    return params
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -629,18 +569,14 @@ def _with_mapi_iis_methods(server, current, params, desired, result):
 # Every value is read through its string form ([string]), which is the same for a live Exchange object (EMS, snap-in)
 # and for what a plain Import-PSSession delivers, where Exchange-typed values and the elements of multi-valued ones
 # arrive as strings (a System.Uri stays a Uri; [string] of it is the URL as well).
-_VDIR_FIELDS = (
-    "ForEach-Object { [ordered]@{ name = [string]$_.Name; identity = [string]$_.Identity; "
-    "internal_url = [string]$_.InternalUrl; external_url = [string]$_.ExternalUrl } }"
-)
+def _fields(resource):
+    return "ForEach-Object { [ordered]@{ " + resource.projection(keys="info", indent="", separator="; ") + " } }"
+
+
+_VDIR_FIELDS = _fields(VIRTUAL_DIRECTORY["owa"])  # the same properties for every virtual directory but mapi
 # The mapi virtual directory also gives its IIS authentication methods, which Set-MapiVirtualDirectory needs with
 # any URL (one element per method, each as its string form; a missing or $null value gives no element).
-_MAPI_FIELDS = (
-    "ForEach-Object { [ordered]@{ name = [string]$_.Name; identity = [string]$_.Identity; "
-    "internal_url = [string]$_.InternalUrl; external_url = [string]$_.ExternalUrl; "
-    "iis_authentication_methods = @(@($_.IISAuthenticationMethods) | Where-Object { $null -ne $_ } | "
-    "ForEach-Object { [string]$_ }) } }"
-)
+_MAPI_FIELDS = _fields(VIRTUAL_DIRECTORY["mapi"])
 
 # The per-server read: for the server named by ``$server`` it leaves ``$serverState`` (the shape
 # :func:`current_state` takes). No value is put into this text; the server name is a variable.
@@ -663,15 +599,8 @@ SERVER_BLOCK = (
     "    mapi = $mapi\n"
     "    powershell = @(Get-PowerShellVirtualDirectory -Server $server -ADPropertiesOnly | " + _VDIR_FIELDS + ")\n"
     "}\n"
-    "$oa = @(Get-OutlookAnywhere -Server $server -ADPropertiesOnly | ForEach-Object { [ordered]@{ "
-    "name = [string]$_.Name; identity = [string]$_.Identity; "
-    "internal_hostname = [string]$_.InternalHostname; external_hostname = [string]$_.ExternalHostname; "
-    "internal_clients_require_ssl = ([string]$_.InternalClientsRequireSsl -eq 'True'); "
-    "external_clients_require_ssl = ([string]$_.ExternalClientsRequireSsl -eq 'True'); "
-    "internal_client_authentication_method = [string]$_.InternalClientAuthenticationMethod; "
-    "external_client_authentication_method = [string]$_.ExternalClientAuthenticationMethod } })\n"
-    "$casOut = @($cas | ForEach-Object { [ordered]@{ identity = [string]$_.Identity; "
-    "autodiscover_internal_uri = [string]$_.AutoDiscoverServiceInternalUri } })\n"
+    "$oa = @(Get-OutlookAnywhere -Server $server -ADPropertiesOnly | " + _fields(OUTLOOK_ANYWHERE) + ")\n"
+    "$casOut = @($cas | " + _fields(CLIENT_ACCESS["ClientAccessService"]) + ")\n"
     "$serverState = [ordered]@{ "
     "server = [ordered]@{ name = [string]$srv.Name; fqdn = [string]$srv.Fqdn; version = $version }; "
     "vdirs = $vdirs; outlook_anywhere = $oa; client_access = $casOut }\n"

@@ -12,6 +12,7 @@ checked option by option, down into documented suboptions, with literal values c
 
 import ast
 import functools
+import importlib
 import os
 import re
 
@@ -72,15 +73,11 @@ def _fragment(reference):
     variable = parts[3].upper() if len(parts) > 3 else "DOCUMENTATION"
     path = os.path.join(FRAGMENTS_DIR, name + ".py")
     assert os.path.exists(path), "doc fragment %s not found at %s" % (reference, path)
-    with open(path, "rb") as handle:
-        tree = ast.parse(handle.read(), filename=path)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef) and node.name == "ModuleDocFragment":
-            for item in node.body:
-                if isinstance(item, ast.Assign) and any(
-                        isinstance(t, ast.Name) and t.id == variable for t in item.targets):
-                    return yaml.safe_load(ast.literal_eval(item.value))
-    raise AssertionError("doc fragment %s has no %s" % (reference, variable))
+    # Imported, as Ansible's fragment loader does: a fragment may render its text (the connection options do).
+    module = importlib.import_module("ansible_collections.mailops.exchange.plugins.doc_fragments." + name)
+    text = getattr(module.ModuleDocFragment, variable, None)
+    assert text is not None, "doc fragment %s has no %s" % (reference, variable)
+    return yaml.safe_load(text)
 
 
 @functools.lru_cache(maxsize=None)

@@ -4,8 +4,10 @@ import pytest
 
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import (
-    ACCEPTED_DOMAIN, EMAIL_ADDRESS_POLICY, OFFLINE_ADDRESS_BOOK, RECEIVE_CONNECTOR, SEND_CONNECTOR)
-from ansible_collections.mailops.exchange.plugins.module_utils.resource import Field, Resource, as_list, flags
+    ACCEPTED_DOMAIN, CLIENT_ACCESS, EMAIL_ADDRESS_POLICY, OFFLINE_ADDRESS_BOOK, OUTLOOK_ANYWHERE, RECEIVE_CONNECTOR,
+    SEND_CONNECTOR, VIRTUAL_DIRECTORY)
+from ansible_collections.mailops.exchange.plugins.module_utils.resource import (
+    Field, MissingCompanion, Resource, as_list, flags)
 from ansible_collections.mailops.exchange.plugins.modules import exchange_accepted_domain, exchange_info
 from ansible_collections.mailops.exchange.plugins.modules import exchange_email_address_policy
 from ansible_collections.mailops.exchange.plugins.modules import exchange_offline_address_book
@@ -115,3 +117,46 @@ def test_a_receive_connector_read_without_its_server_takes_it_from_its_identity(
     assert shaped["auth_mechanism"] == ["Tls", "BasicAuth", "BasicAuthRequireTLS"]
     as_module = {RECEIVE_CONNECTOR.by_option[k].exchange: v for k, v in record.items()}
     assert exchange_receive_connector.normalise(as_module) == shaped
+
+
+GATE = Resource("Gate", [
+    Field("name", "Name", kind="name", read_only=True),
+    Field("host", "Host"),
+    Field("url", "Url"),
+    Field("secure", "RequireSsl", kind="flag", sent_with=("host",), sent_if=lambda host: host is not None,
+          sent_default=True),
+    Field("methods", "Methods", kind="strings", unordered=True, key=str.lower, sent_with=("url",)),
+])
+
+
+def test_a_field_sent_with_another_joins_its_line_in_the_tables_order():
+    current = {"name": "G1", "host": None, "url": "https://a", "secure": None, "methods": ["Ntlm"]}
+    # The host is set: the SSL flag goes with it - the task's value, else the object's, else the default.
+    lines, after = GATE.update(current, {"host": "mail.contoso.com"}, identity="G1")
+    assert lines == ["Set-Gate -Identity 'G1' -Host 'mail.contoso.com' -RequireSsl:$true"]
+    assert after["secure"] is True
+    lines, _after = GATE.update(dict(current, secure=False), {"host": "mail.contoso.com"}, identity="G1")
+    assert lines == ["Set-Gate -Identity 'G1' -Host 'mail.contoso.com' -RequireSsl:$false"]
+    # Cleared, the host takes no flag (sent_if); the URL takes the object's methods, or the task's.
+    lines, _after = GATE.update(dict(current, host="old.contoso.com"), {"host": None, "url": "https://b"},
+                                identity="G1")
+    assert lines == ["Set-Gate -Identity 'G1' -Host $null -Url 'https://b' -Methods @('Ntlm')"]
+    lines, _after = GATE.update(current, {"url": "https://b", "methods": ["ntlm"]}, identity="G1")
+    assert lines == ["Set-Gate -Identity 'G1' -Url 'https://b' -Methods @('ntlm')"]
+    # Nothing written, nothing sent with it.
+    assert GATE.update(current, {"url": "https://a"}, identity="G1") == ([], current)
+
+
+def test_a_field_that_must_be_sent_and_has_no_value_is_refused_naming_both_parameters():
+    with pytest.raises(MissingCompanion, match="Set-Gate needs -Methods with -Url"):
+        GATE.update({"name": "G1", "url": None, "methods": []}, {"url": "https://b"}, identity="G1")
+
+
+def test_client_access_tables_read_what_the_modules_and_exchange_info_read():
+    from ansible_collections.mailops.exchange.plugins.module_utils import vdir_plan
+    # One table per object, one read: the per-server block projects each table's properties.
+    for resource in list(VIRTUAL_DIRECTORY.values()) + [OUTLOOK_ANYWHERE, CLIENT_ACCESS["ClientAccessService"]]:
+        assert resource.projection(keys="info", indent="", separator="; ") in vdir_plan.SERVER_BLOCK
+    assert vdir_plan.OUTLOOK_ANYWHERE_KEYS == [
+        "internal_hostname", "external_hostname", "internal_clients_require_ssl", "external_clients_require_ssl",
+        "internal_client_authentication_method", "external_client_authentication_method"]

@@ -67,10 +67,22 @@ def plugin():
     from ansible.parsing.yaml.loader import AnsibleLoader
 
     module = importlib.import_module("ansible_collections.mailops.exchange.plugins.connection.exchange")
-    options = AnsibleLoader(module.DOCUMENTATION).get_single_data()["options"]
+    options = documented_options(module, AnsibleLoader)
     if not C.config.has_configuration_definition("connection", PLUGIN):
         C.config.initialize_plugin_configuration_definitions("connection", PLUGIN, options)
     return module
+
+
+def documented_options(module, loader=None):
+    """The plugin's options as Ansible documents and registers them: its own DOCUMENTATION's, and those of the doc
+    fragment it extends (the exchange_* options, from their one table), merged as ansible-doc merges them."""
+    load = (lambda text: loader(text).get_single_data()) if loader else yaml.safe_load
+    documentation = load(module.DOCUMENTATION)
+    assert documentation["extends_documentation_fragment"] == ["mailops.exchange.connection.connection_plugin"]
+    fragment = importlib.import_module("ansible_collections.mailops.exchange.plugins.doc_fragments.connection")
+    options = dict(load(fragment.ModuleDocFragment.CONNECTION_PLUGIN)["options"])
+    options.update(documentation["options"])
+    return options
 
 
 def load_connection(plugin, playbook_pid=None, **options):
@@ -83,7 +95,7 @@ def load_connection(plugin, playbook_pid=None, **options):
 # -- options ----------------------------------------------------------------------------------------------------
 
 def test_documented_options_are_the_modules_connection_options(plugin):
-    documented = yaml.safe_load(plugin.DOCUMENTATION)["options"]
+    documented = documented_options(plugin)
     assert sorted(documented) == sorted(list(CONNECTION_ARGUMENT_SPEC) + list(EXTRA_OPTIONS))
     for name, spec in CONNECTION_ARGUMENT_SPEC.items():
         doc = documented[name]
