@@ -265,6 +265,7 @@ step_lint() {
 
 step_docs() {
   "$PY" hack/role_readmes.py --check
+  "$PY" hack/connection_docs.py --check
   (cd "$WORK" && ANSIBLE_COLLECTIONS_PATH="$INSTALLED" antsibull-docs lint-collection-docs --plugin-docs \
      "$INSTALLED/ansible_collections/mailops/exchange")
   bash hack/docsite.sh "$INSTALLED" "$WORK/docsite"

@@ -6,11 +6,11 @@ connection's.
 
 From :data:`OPTIONS` come the modules' argument spec (``exchange_session.CONNECTION_ARGUMENT_SPEC``), the modules'
 documentation (doc fragment ``mailops.exchange.connection``) and the connection plugin's options (the same fragment's
-``CONNECTION_PLUGIN`` part, with the variables and environment each option is read from). Plain data; no Ansible
-import, so a module carries it and the doc fragment renders it.
+``CONNECTION_PLUGIN`` part, with the variables and environment each option is read from). ansible-test wants a doc
+fragment's text literal, so ``hack/connection_docs.py`` writes the fragment from :func:`module_fragment` and
+:func:`connection_fragment`, and a unit test fails when the two differ (as the role READMEs are written from their
+argument specifications). Plain data, no Ansible import: a module carries it.
 """
-
-import json
 
 
 class ConnectionOption:
@@ -166,12 +166,32 @@ def argument_spec(env_fallback):
     return dict((option.name, option.argument_spec(env_fallback)) for option in OPTIONS)
 
 
-def module_documentation():
-    """The doc fragment's ``options:`` for the modules: one line of YAML (its value in JSON, which is YAML)."""
-    return "options: " + json.dumps(dict((option.name, option.module_doc()) for option in OPTIONS))
+# What every module's documentation says besides the options (the doc fragment's requirements and notes).
+MODULE_REQUIREMENTS = ["pywinrm >= 0.5.0 (on the controller)"]
+MODULE_NOTES = [
+    "The module runs on the Ansible controller: target C(localhost) or use C(delegate_to: localhost).",
+    "All connection options can be set once for a play with C(module_defaults) and the "
+    "C(group/mailops.exchange.exchange) action group.",
+    "Each run uses one WinRM shell, one PowerShell process and one Exchange-shell load; it reads once, compares on "
+    "the controller and writes at most one batch of commands.",
+    "Over the C(mailops.exchange.exchange) connection (C(ansible_connection=mailops.exchange.exchange)) the module "
+    "instead uses the session that connection keeps for the host during the whole play - one Exchange-shell load "
+    "per host and play - and the connection's options (the same C(exchange_*) variables) replace these module "
+    "options, which are then ignored.",
+    "Names, host names, domains, address spaces, URLs and templates are one line - an option value holding a "
+    "control character (newline, carriage return, NUL, tab, U+2028, U+2029, any C0/C1 control) is refused before "
+    "anything is sent, except in free-text options (a comment, PEM content) and passwords.",
+    "A script or batch of write commands that does not fit in one WinRM message (500 KB, the WinRM service's "
+    "default C(MaxEnvelopeSizekb)) is refused before it is sent.",
+]
 
 
-def connection_documentation():
-    """The connection plugin's ``options:`` from the same table, with their variables and environment (one line of
-    YAML, as above)."""
-    return "options: " + json.dumps(dict((option.name, option.connection_doc()) for option in OPTIONS))
+def module_fragment():
+    """The doc fragment every module extends: the options, the requirements, the notes."""
+    return {"options": dict((option.name, option.module_doc()) for option in OPTIONS),
+            "requirements": list(MODULE_REQUIREMENTS), "notes": list(MODULE_NOTES)}
+
+
+def connection_fragment():
+    """The connection plugin's exchange_* options, with the variables and environment each is read from."""
+    return {"options": dict((option.name, option.connection_doc()) for option in OPTIONS)}

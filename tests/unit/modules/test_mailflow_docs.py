@@ -84,3 +84,15 @@ def test_runtime_action_group_lists_every_module():
         "exchange_send_connector", "exchange_accepted_domain", "exchange_email_address_policy",
         "exchange_receive_connector", "exchange_vdir_url", "exchange_offline_address_book", "exchange_certificate",
         "exchange_info"}
+
+
+def test_the_connection_options_are_documented_as_their_one_table_gives_them():
+    """The doc fragment is written from module_utils/connection_options.py (hack/connection_docs.py): the modules'
+    options and notes and the connection plugin's options are what the table renders, nothing else."""
+    from ansible_collections.mailops.exchange.plugins.doc_fragments.connection import ModuleDocFragment
+    from ansible_collections.mailops.exchange.plugins.module_utils import connection_options
+
+    assert yaml.safe_load(ModuleDocFragment.DOCUMENTATION) == connection_options.module_fragment()
+    assert yaml.safe_load(ModuleDocFragment.CONNECTION_PLUGIN) == connection_options.connection_fragment()
+    assert CONNECTION_ARGUMENT_SPEC == connection_options.argument_spec(
+        CONNECTION_ARGUMENT_SPEC["exchange_host"]["fallback"][0])
