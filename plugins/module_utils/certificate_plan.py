@@ -28,6 +28,7 @@ message that says why.
 
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
 from ansible_collections.mailops.exchange.plugins.module_utils import certificate_info as ci
+from ansible_collections.mailops.exchange.plugins.module_utils.certificate_store_read import STORE_READ
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import TOLERATED_ERROR
 from ansible_collections.mailops.exchange.plugins.module_utils.quoting import SWITCH, ps_command, ps_literal, ps_script
 
@@ -44,40 +45,6 @@ class CertificatePlanError(ValueError):
 # ------------------------------------------------------------------------------------------------------------
 # Reading
 
-
-# The server's certificates as Exchange lists them and as the server's own stores hold them (see the module
-# docstring). Leaves $__store (an ordered dictionary) for the script that includes it; needs $server.
-STORE_READ = """$__exchange = @(Get-ExchangeCertificate -Server $server | ForEach-Object {
-    $__raw = ''
-    if ($null -ne $_.RawData) { $__raw = [System.Convert]::ToBase64String($_.RawData) }
-    [ordered]@{ raw = $__raw; thumbprint = [string]$_.Thumbprint; status = [string]$_.Status; services = [string]$_.Services }
-})
-$__local = $null
-if ([string]$env:COMPUTERNAME -eq ([string]$server).Split('.')[0]) {
-    $__local = @(@('My', 'REQUEST') | ForEach-Object {
-        $__name = $_
-        Get-ChildItem -Path ('Cert:\\LocalMachine\\' + $__name) | ForEach-Object {
-            [ordered]@{
-                store = $__name
-                thumbprint = [string]$_.Thumbprint
-                raw = [System.Convert]::ToBase64String($_.RawData)
-                friendly_name = [string]$_.FriendlyName
-                has_private_key = [string]$_.HasPrivateKey
-            }
-        }
-    })
-}
-Import-Module WebAdministration
-$__iis = @(Get-WebBinding -Name 'Default Web Site' -Protocol 'https' | ForEach-Object { [string]$_.certificateHash })
-$__store = [ordered]@{
-    computer = [string]$env:COMPUTERNAME
-    exchange = $__exchange
-    local = $__local
-    iis = $__iis
-    internal_transport_thumbprint = [string](Get-TransportService -Identity $server).InternalTransportCertificateThumbprint
-    requests = @()
-}
-"""
 
 # The first read: the store, the server, and the request text of every pending request (Export-ExchangeCertificate
 # of a pending request gives its PKCS #10 request); a request that cannot be exported is read as missing.

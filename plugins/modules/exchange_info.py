@@ -157,8 +157,7 @@ commands:
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
-from ansible_collections.mailops.exchange.plugins.module_utils import certificate_info as ci
-from ansible_collections.mailops.exchange.plugins.module_utils import certificate_plan as cp
+from ansible_collections.mailops.exchange.plugins.module_utils.certificate_store_read import STORE_READ
 from ansible_collections.mailops.exchange.plugins.module_utils import vdir_plan
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_module import ExchangeModule
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import (
@@ -185,7 +184,7 @@ if ({per_server}) {
 """ + vdir_plan.SERVER_BLOCK + """        }
         $__store = $null
         if ({certificates}) {
-""" + cp.STORE_READ + """        }
+""" + STORE_READ + """        }
         [ordered]@{ name = $server; client_access = $serverState; certificates = $__store }
     })
 }
@@ -279,6 +278,8 @@ def shape_server(record, state, certificates, parts):
         cas = current["client_access"]
         out["autodiscover_internal_uri"] = cas["autodiscover_internal_uri"] if cas else None
     if "certificates" in parts:
+        # Imported here: cryptography is loaded only by a task that reads certificates.
+        from ansible_collections.mailops.exchange.plugins.module_utils import certificate_plan as cp
         out["certificates"] = [entry.facts() for entry in cp.store_from_answer(certificates or {})]
     return out
 
@@ -358,8 +359,10 @@ def shape(answer, parts, servers=None):
 
 def run(module):
     parts = validate(module.params)
-    if "certificates" in parts and not ci.HAS_CRYPTOGRAPHY:
-        module.fail(missing_required_lib("cryptography"), exception=str(ci.CRYPTOGRAPHY_IMPORT_ERROR))
+    if "certificates" in parts:
+        from ansible_collections.mailops.exchange.plugins.module_utils import certificate_info as ci
+        if not ci.HAS_CRYPTOGRAPHY:
+            module.fail(missing_required_lib("cryptography"), exception=str(ci.CRYPTOGRAPHY_IMPORT_ERROR))
     servers = module.params.get("servers")
     answer = module.query(read_script(parts, servers))
     module.exit(changed=False, **shape(answer, parts, servers))
