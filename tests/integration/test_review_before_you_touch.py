@@ -138,6 +138,19 @@ def test_every_refused_input_is_named_and_nothing_is_written(lab):
     assert [e for e in lab.transcript(mark) if e.get("kind") == "script"] == []  # not even a read
 
 
+def test_a_step_variable_its_role_refuses_is_named_with_the_role_before_anything_is_read(lab):
+    # site.yml imports the step roles without Ansible's per-role validation task; the preflight checks every one of
+    # their argument specifications at once - a later step's variable is refused before step 1 runs.
+    before, mark = lab.lab_state(), lab.mark()
+    run = site(lab, extra_vars={"mailops_client_smtp_advertise": "sometimes"})
+    assert run.returncode != 0
+    out = flat(run.stdout + run.stderr)
+    assert "item=mailops.exchange.client_smtp" in out, out[-3000:]
+    assert "argument 'mailops_client_smtp_advertise' is of type str" in out
+    assert lab.lab_state() == before
+    assert [e for e in lab.transcript(mark) if e.get("kind") == "script"] == []  # not even a read
+
+
 def test_a_certificate_that_does_not_cover_the_plan_is_refused_before_the_first_write(lab):
     before, mark = lab.lab_state(), lab.mark()
     variables = organisation(mailops_namespace={"external_fqdn": "mail.contoso.com", "owa_fqdn": "owa.contoso.com",
