@@ -48,31 +48,30 @@ class VdirError(ValueError):
 
 
 class VdirKind:
-    def __init__(self, key, noun, name, path, scheme):
+    def __init__(self, key, name, path, scheme):
         self.key = key          # option key: owa, ecp, ews, eas, oab, mapi, powershell
-        self.noun = noun        # cmdlet noun stem: Owa -> Get-OwaVirtualDirectory
         self.name = name        # IIS application name: 'owa (Default Web Site)'
         self.path = path        # the path of the documented URL
         self.scheme = scheme    # the documented scheme
 
     @property
-    def get_cmdlet(self):
-        return "Get-%sVirtualDirectory" % self.noun
+    def resource(self):
+        """Its table (exchange_objects.VIRTUAL_DIRECTORY): what is read, compared and written, and its cmdlet noun."""
+        return VIRTUAL_DIRECTORY[self.key]
 
     @property
-    def resource(self):
-        """Its table (exchange_objects.VIRTUAL_DIRECTORY): what is read, compared and written."""
-        return VIRTUAL_DIRECTORY[self.key]
+    def get_cmdlet(self):
+        return "Get-" + self.resource.noun
 
 
 VDIRS = [
-    VdirKind("owa", "Owa", "owa", "/owa", "https"),
-    VdirKind("ecp", "Ecp", "ecp", "/ecp", "https"),
-    VdirKind("ews", "WebServices", "EWS", "/EWS/Exchange.asmx", "https"),
-    VdirKind("eas", "ActiveSync", "Microsoft-Server-ActiveSync", "/Microsoft-Server-ActiveSync", "https"),
-    VdirKind("oab", "Oab", "OAB", "/OAB", "https"),
-    VdirKind("mapi", "Mapi", "mapi", "/mapi", "https"),
-    VdirKind("powershell", "PowerShell", "PowerShell", "/PowerShell", "http"),
+    VdirKind("owa", "owa", "/owa", "https"),
+    VdirKind("ecp", "ecp", "/ecp", "https"),
+    VdirKind("ews", "EWS", "/EWS/Exchange.asmx", "https"),
+    VdirKind("eas", "Microsoft-Server-ActiveSync", "/Microsoft-Server-ActiveSync", "https"),
+    VdirKind("oab", "OAB", "/OAB", "https"),
+    VdirKind("mapi", "mapi", "/mapi", "https"),
+    VdirKind("powershell", "PowerShell", "/PowerShell", "http"),
 ]
 VDIR_BY_KEY = dict((kind.key, kind) for kind in VDIRS)
 URL_FIELDS = ("internal_url", "external_url")
@@ -547,18 +546,15 @@ def plan(state, desired_urls, desired_oa, desired_uri, desired_mapi_iis=None):
         result.before["autodiscover_internal_uri"] = cas["autodiscover_internal_uri"]
         result.after["autodiscover_internal_uri"] = cas["autodiscover_internal_uri"]
         if desired_uri is not None:
-            wanted = desired_uri or None
             version = state["server"]["version"]
-            resource = CLIENT_ACCESS[client_access_cmdlet(version)]
-            if not resource.by_option["autodiscover_internal_uri"].same(wanted, cas["autodiscover_internal_uri"]):
-                if version is None:
-                    raise VdirError("cannot tell the Exchange version of server %s from its AdminDisplayVersion %r, "
-                                    "so whether to use Set-ClientAccessService or Set-ClientAccessServer"
-                                    % (server, state["server"]["admin_display_version"]))
-                lines, after = resource.update(cas, {"autodiscover_internal_uri": wanted},
-                                               identity=cas["identity"] or server)
-                result.commands.extend(lines)
-                result.after["autodiscover_internal_uri"] = after["autodiscover_internal_uri"]
+            lines, after = CLIENT_ACCESS[client_access_cmdlet(version)].update(
+                cas, {"autodiscover_internal_uri": desired_uri or None}, identity=cas["identity"] or server)
+            if lines and version is None:
+                raise VdirError("cannot tell the Exchange version of server %s from its AdminDisplayVersion %r, "
+                                "so whether to use Set-ClientAccessService or Set-ClientAccessServer"
+                                % (server, state["server"]["admin_display_version"]))
+            result.commands.extend(lines)
+            result.after["autodiscover_internal_uri"] = after["autodiscover_internal_uri"]
     return result
 
 
