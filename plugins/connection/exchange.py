@@ -151,7 +151,6 @@ class Connection(ConnectionBase):
 
     def _ensure_broker(self):
         import fcntl
-        from ansible.utils.collection_loader import AnsibleCollectionConfig
 
         path = self._broker_path()
         directory = os.path.dirname(path)
@@ -173,8 +172,7 @@ class Connection(ConnectionBase):
                 display.vvv("starting the Exchange session broker %s" % path, host=settings.get("exchange_host"))
                 try:
                     exchange_broker.start(path, settings, self._playbook_pid,
-                                          self.get_option("session_idle_timeout"),
-                                          AnsibleCollectionConfig.collection_paths)
+                                          self.get_option("session_idle_timeout"))
                 except (RuntimeError, OSError) as exc:
                     raise AnsibleConnectionFailure("cannot start the Exchange session broker for %s: %s"
                                                    % (settings.get("exchange_host"), exc))

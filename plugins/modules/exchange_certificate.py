@@ -79,6 +79,27 @@ options:
         missing or different. The request is also returned as RV(csr).
       - Its directory must exist and be writable; this is checked before the request is made on the server.
     type: path
+  ca_command:
+    description:
+      - With O(state=requested), a program on the controller that has the CA answer the pending request - an
+        enrolment client, a script of the PKI team - given as a list of arguments, program first, run without a
+        shell (no word splitting, no C($VAR) or C(~) expansion).
+      - It runs once the request is pending and written to O(csr_path), never in check mode, with the controller's
+        environment plus C(MAILOPS_CSR_PATH) (O(csr_path)), C(MAILOPS_ANSWER_PATH) (O(ca_answer_path)) and
+        C(MAILOPS_SERVER) (O(server)). Whatever it leaves at O(ca_answer_path) completes the request with
+        O(state=present) and O(certificate_path); RV(ca_answered) says whether it is there.
+      - An exit code other than 0 fails the task with the program's output; the request stays pending on the server,
+        and a later run reuses it.
+      - The program must be found on the controller (a path, or a name in C(PATH)); this is checked before the
+        request is made.
+      - Needs O(csr_path) and O(ca_answer_path).
+    type: list
+    elements: str
+  ca_answer_path:
+    description:
+      - With O(state=requested), where the CA's answer to the request is expected on the controller, for
+        O(ca_command) (C(MAILOPS_ANSWER_PATH)) and RV(ca_answered).
+    type: path
   certificate_path:
     description:
       - With O(state=present), the CA's answer to the request as a file on the controller (PEM, DER or PKCS 7).
@@ -156,6 +177,17 @@ EXAMPLES = r'''
     friendly_name: Contoso mail
     private_key_exportable: true
     csr_path: /srv/pki/ex01-mail.req
+  register: request
+
+- name: Request a certificate and have the organisation's CA answer it at once (an enrolment script)
+  mailops.exchange.exchange_certificate:
+    server: EX01
+    state: requested
+    subject_name: C=US, O=Contoso, CN=mail.contoso.com
+    domain_names: [mail.contoso.com, owa.contoso.com, autodiscover.contoso.com]
+    csr_path: /srv/pki/EX01.req
+    ca_command: [/usr/local/bin/ask-contoso-ca, --template, WebServer]
+    ca_answer_path: /srv/pki/EX01.cer
   register: request
 
 - name: Complete the request with the CA's answer and enable it for IIS and SMTP
@@ -240,6 +272,11 @@ csr:
     installed or in check mode before the request exists.
   returned: with state=requested
   type: str
+ca_answered:
+  description: Whether the CA's answer is at O(ca_answer_path) when the task ends (after O(ca_command) ran).
+  returned: with state=requested and ca_answer_path
+  type: bool
+  sample: true
 certificate:
   description: All facts about the certificate or request (the keys above plus not_before, days_remaining, expired,
     key_size, key_algorithm, signature_hash, self_signed, serial_number, friendly_name, pending).
@@ -259,6 +296,8 @@ diff:
 '''
 
 import os
+import shutil
+import subprocess
 import tempfile
 
 from ansible.module_utils.basic import missing_required_lib
@@ -325,6 +364,34 @@ def check_csr_path(path):
         raise cp.CertificatePlanError("csr_path: directory %s is not writable. Nothing was requested" % directory)
 
 
+def check_ca_command(argv):
+    """Refuse, before the request is made on the server, a CA hook that cannot run."""
+    program = argv[0] if argv else ""
+    if not program.strip() or any(not isinstance(a, str) or "\x00" in a for a in argv):
+        raise cp.CertificatePlanError("ca_command: a list of arguments, program first, is required. Nothing was "
+                                      "requested")
+    if os.sep in program:
+        found = os.path.isfile(program) and os.access(program, os.X_OK)
+    else:
+        found = shutil.which(program) is not None
+    if not found:
+        raise cp.CertificatePlanError("ca_command: %s is not a program the controller can run (%s). Nothing was "
+                                      "requested" % (program, "no executable file there" if os.sep in program
+                                                     else "not found in PATH"))
+
+
+def ask_the_ca(argv, csr_path, answer_path, server):
+    """Run the CA hook (no shell) with the request's and the answer's paths in its environment: (rc, out, err)."""
+    environment = dict(os.environ, MAILOPS_CSR_PATH=csr_path, MAILOPS_ANSWER_PATH=answer_path, MAILOPS_SERVER=server)
+    try:
+        process = subprocess.run(argv, env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, check=False)
+    except OSError as error:
+        return 127, "", str(error)
+    return (process.returncode, process.stdout.decode("utf-8", "replace"),
+            process.stderr.decode("utf-8", "replace"))
+
+
 def validate(params):
     """Checks that need no Exchange. Returns the normalised pieces; raises ValueError."""
     server = (params.get("server") or "").strip()
@@ -352,9 +419,13 @@ def validate(params):
                                                        params.get("key_size"), params.get("friendly_name"))
         if params.get("csr_path"):
             check_csr_path(params["csr_path"])
+        if params.get("ca_command"):
+            check_ca_command(params["ca_command"])
         return server, state, {"subject": subject, "domains": domains}
-    if params.get("subject_name") or params.get("domain_names") or params.get("csr_path"):
-        raise cp.CertificatePlanError("subject_name, domain_names and csr_path belong to state=requested")
+    if params.get("subject_name") or params.get("domain_names") or params.get("csr_path") \
+            or params.get("ca_command") or params.get("ca_answer_path"):
+        raise cp.CertificatePlanError("subject_name, domain_names, csr_path, ca_command and ca_answer_path belong to "
+                                      "state=requested")
     if state == "absent":
         if not thumbprint:
             raise cp.CertificatePlanError("state=absent needs thumbprint")
@@ -478,8 +549,23 @@ def run(module):
                                 "written (%s); it is returned as csr, and a run with a writable csr_path reuses it"
                                 % ((" " + facts["thumbprint"]) if facts.get("thumbprint") else "", server, error), changed=plan.changed, csr=pem,
                                 **_result_keys(facts))
+        asked = False
+        if pem is not None and params.get("ca_command") and not module.check_mode:
+            # The request is pending and written: the organisation's CA is asked for the answer now.
+            asked = True
+            rc, out, err = ask_the_ca(params["ca_command"], params["csr_path"], params["ca_answer_path"], server)
+            if rc != 0:
+                module.fail("ca_command %s exited with %d for server %s: %s. The request%s stays pending on the "
+                            "server; a later run reuses it"
+                            % (params["ca_command"][0], rc, server, (err.strip() or out.strip())[-2000:]
+                               or "(no output)", (" " + facts["thumbprint"]) if facts.get("thumbprint") else ""),
+                            changed=True, csr=pem, rc=rc, stdout=out, stderr=err, **_result_keys(facts))
+        extra = {}
+        if params.get("ca_answer_path"):
+            extra["ca_answered"] = os.path.exists(params["ca_answer_path"])
         after = _summary(facts)
-        module.exit(changed=plan.changed or file_changed, before=before, after=after, csr=pem, **_result_keys(facts))
+        module.exit(changed=plan.changed or file_changed or asked, before=before, after=after, csr=pem,
+                    **dict(_result_keys(facts), **extra))
 
     if state == "absent":
         plan = cp.plan_absent(store, server, wanted["thumbprint"], internal)
@@ -561,8 +647,11 @@ def main():
             services=dict(type="list", elements="str",
                           choices=["IMAP", "POP", "UM", "IIS", "SMTP", "Federation", "UMCallRouter"]),
             replace_default_smtp=dict(type="bool", default=False),
+            ca_command=dict(type="list", elements="str"),
+            ca_answer_path=dict(type="path"),
         ),
         mutually_exclusive=[("certificate_path", "certificate_content", "pfx_path")],
+        required_by={"ca_command": ("csr_path", "ca_answer_path")},
         free_text=("certificate_content",),
     )
     module.run(run)

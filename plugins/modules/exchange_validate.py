@@ -673,12 +673,13 @@ def write_report(report, directory):
     return files
 
 
-def main():
+def main(ansible_module=None):
+    """The module; ``ansible_module`` stands for AnsibleModule (the action plugin's in-process stand-in)."""
     resolver_spec = dict(
         type="dict",
         options=dict(nameservers=dict(type="list", elements="str", required=True), port=dict(type="int", default=53)),
     )
-    module = AnsibleModule(
+    module = (ansible_module or AnsibleModule)(
         argument_spec=dict(
             plan=dict(type="dict"),
             dns_records=dict(

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: mailops.exchange contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Run an Exchange module inside Ansible's worker process, over the collection's connection.
+"""Run a module of the collection inside Ansible's worker process: the Exchange modules over the collection's
+connection, ``exchange_validate`` where it runs on the controller.
 
 A module task normally costs a new Python process that unpacks AnsiballZ and imports ansible's module_utils - about
 half a second of controller CPU, several times a ``debug`` task. Over the ``mailops.exchange.exchange`` connection
@@ -87,21 +88,34 @@ class InProcessAnsibleModule:
         raise ModuleExit(self._result(result))
 
 
+def _factory(name, args, check_mode, diff, socket_path=None):
+    def factory(argument_spec, **kwargs):
+        return InProcessAnsibleModule(argument_spec, args, name, check_mode=check_mode, diff=diff,
+                                      socket_path=socket_path, **kwargs)
+    return factory
+
+
+def _result_of(name, main, **kwargs):
+    try:
+        main(**kwargs)
+    except ModuleExit as done:
+        return done.result
+    return {"failed": True, "msg": "module %s ended without a result; this is a bug in the module" % name}
+
+
 def run_module(name, args, check_mode, diff, socket_path):
     """Run ``mailops.exchange.<name>``'s ``main()`` in this process and return its result."""
     from ansible_collections.mailops.exchange.plugins.module_utils.exchange_module import ExchangeModule
 
     module = importlib.import_module("%s.%s" % (MODULE_PACKAGE, name))
-
-    def factory(argument_spec, **kwargs):
-        return InProcessAnsibleModule(argument_spec, args, name, check_mode=check_mode, diff=diff,
-                                      socket_path=socket_path, **kwargs)
-
-    ExchangeModule.ansible_module_factory = staticmethod(factory)
+    ExchangeModule.ansible_module_factory = staticmethod(_factory(name, args, check_mode, diff, socket_path))
     try:
-        module.main()
-    except ModuleExit as done:
-        return done.result
+        return _result_of(name, module.main)
     finally:
         ExchangeModule.ansible_module_factory = None
-    return {"failed": True, "msg": "module %s ended without a result; this is a bug in the module" % name}
+
+
+def run_controller_module(module, name, args, check_mode, diff):
+    """Run a module that works on the controller itself (``exchange_validate``: DNS, TLS, files) in this process:
+    its ``main(ansible_module=...)`` takes the stand-in. ``module`` is the imported module."""
+    return _result_of(name, module.main, ansible_module=_factory(name, args, check_mode, diff))

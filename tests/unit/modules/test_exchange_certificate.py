@@ -224,3 +224,81 @@ def test_requested_falls_back_to_the_saved_csr_when_export_fails(monkeypatch, ca
     result = run_module(monkeypatch, capsys, exchange_certificate.main, dict(REQUEST_ARGS, csr_path=str(path)),
                         session_for(lab))
     assert result["failed"] and "could not be exported" in result["msg"]
+
+
+# -- the CA hook (ca_command): the organisation's CA asked once the request is pending and written ------------------
+
+HOOK = """import json, os, sys
+with open(os.environ["MAILOPS_ANSWER_PATH"] + ".asked", "w") as log:
+    json.dump({"argv": sys.argv[1:], "csr": os.environ["MAILOPS_CSR_PATH"], "server": os.environ["MAILOPS_SERVER"],
+               "csr_there": os.path.isfile(os.environ["MAILOPS_CSR_PATH"])}, log)
+if sys.argv[1] == "fail":
+    sys.stderr.write("the CA is unreachable\\n")
+    sys.exit(3)
+open(os.environ["MAILOPS_ANSWER_PATH"], "w").write("answer")
+"""
+
+
+def _hook(tmp_path, mode):
+    script = tmp_path / "ask-ca.py"
+    script.write_text(HOOK)
+    return [sys.executable, str(script), mode, "two words; $HOME"]
+
+
+def _pending(tmp_path):
+    lab = Lab()
+    csr, _unused, dummy = lab.request(MAIL.__class__(list(reversed(list(MAIL)))), NAMES)
+    return lab, dummy
+
+
+def test_the_ca_hook_runs_once_the_request_is_pending_and_written(monkeypatch, capsys, tmp_path):
+    lab, dummy = _pending(tmp_path)
+    csr_path, answer = tmp_path / "EX01.req", tmp_path / "EX01.cer"
+    result = run_module(monkeypatch, capsys, exchange_certificate.main,
+                        dict(REQUEST_ARGS, csr_path=str(csr_path), ca_command=_hook(tmp_path, "answer"),
+                             ca_answer_path=str(answer)), session_for(lab))
+    asked = json.loads((tmp_path / "EX01.cer.asked").read_text())
+    # No shell: the arguments arrive as written; the request was on disk before the CA was asked.
+    assert asked == {"argv": ["answer", "two words; $HOME"], "csr": str(csr_path), "server": "EX01", "csr_there": True}
+    assert result["ca_answered"] is True and answer.read_text() == "answer"
+    assert result["changed"] is True and result["commands"] == [] and result["thumbprint"] == ci.thumbprint(dummy)
+
+
+def test_a_failing_ca_hook_fails_the_task_with_its_output(monkeypatch, capsys, tmp_path):
+    lab, _unused = _pending(tmp_path)
+    result = run_module(monkeypatch, capsys, exchange_certificate.main,
+                        dict(REQUEST_ARGS, csr_path=str(tmp_path / "EX01.req"), ca_command=_hook(tmp_path, "fail"),
+                             ca_answer_path=str(tmp_path / "EX01.cer")), session_for(lab))
+    assert result["failed"] is True and result["rc"] == 3
+    assert "exited with 3 for server EX01: the CA is unreachable" in result["msg"]
+    assert "stays pending on the server" in result["msg"] and result["csr"]
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_the_ca_is_not_asked_in_check_mode_nor_when_the_certificate_is_installed(monkeypatch, capsys, tmp_path,
+                                                                                  check_mode):
+    if check_mode:
+        lab, _unused = _pending(tmp_path)
+    else:  # a CA-issued certificate for the names is installed: nothing is requested, nothing asked
+        pending = Lab()
+        csr, _unused, _unused2 = pending.request(MAIL.__class__(list(reversed(list(MAIL)))), NAMES)
+        lab, _unused = _completed(pending, csr)
+    result = run_module(monkeypatch, capsys, exchange_certificate.main,
+                        dict(REQUEST_ARGS, csr_path=str(tmp_path / "EX01.req"), ca_command=_hook(tmp_path, "answer"),
+                             ca_answer_path=str(tmp_path / "EX01.cer"), _ansible_check_mode=check_mode),
+                        session_for(lab))
+    assert not (tmp_path / "EX01.cer.asked").exists() and result["ca_answered"] is False
+    # Check mode says the request file would be written; with the certificate installed nothing changes.
+    assert result["changed"] is check_mode and result["commands"] == []
+
+
+def test_a_ca_hook_the_controller_cannot_run_is_refused_before_the_request(monkeypatch, capsys, tmp_path):
+    session = session_for(Lab())
+    result = run_module(monkeypatch, capsys, exchange_certificate.main,
+                        dict(REQUEST_ARGS, csr_path=str(tmp_path / "EX01.req"), ca_command=["no-such-ca-client-x"],
+                             ca_answer_path=str(tmp_path / "EX01.cer")), session)
+    assert result["failed"] is True and session.queries == [] and result["commands"] == []
+    assert "ca_command: no-such-ca-client-x is not a program the controller can run (not found in PATH)" in result["msg"]
+    result = run_module(monkeypatch, capsys, exchange_certificate.main,
+                        dict(REQUEST_ARGS, csr_path=str(tmp_path / "EX01.req"), ca_command=["ask-ca"]), session)
+    assert result["failed"] is True and "ca_answer_path" in result["msg"] and session.queries == []

@@ -75,3 +75,43 @@ def test_run_module_calls_main_with_the_stand_in_and_resets_it(monkeypatch):
                                    socket_path="/tmp/sock")
     assert result["gathered"] == ["all"] and result["changed"] is False and seen["socket"] == "/tmp/sock"
     assert ExchangeModule.ansible_module_factory is None
+
+
+def test_run_controller_module_hands_main_the_stand_in():
+    class FakeValidate(object):
+        @staticmethod
+        def main(ansible_module=None):
+            module = ansible_module(argument_spec={"checks": {"type": "list", "elements": "str", "default": ["dns"]},
+                                                   "timeout": {"type": "float", "default": 10}},
+                                    supports_check_mode=True)
+            module.exit_json(changed=False, checks=module.params["checks"], timeout=module.params["timeout"])
+
+    result = in_process.run_controller_module(FakeValidate, "exchange_validate", {"timeout": "2.5"}, check_mode=False,
+                                              diff=False)
+    assert result == {"changed": False, "checks": ["dns"], "timeout": 2.5,
+                      "invocation": {"module_args": {"checks": ["dns"], "timeout": 2.5}}}
+
+
+class _Fake(object):
+    def __init__(self, **attributes):
+        self.__dict__.update(attributes)
+
+
+@pytest.mark.parametrize("transport, async_val, become, in_process", [
+    ("local", 0, False, True),                       # delegate_to: localhost, as the validate role runs it
+    ("ansible.builtin.ssh", 0, False, False),        # validating from another machine: a module there
+    ("local", 30, False, False),                     # async: Ansible's async wrapper needs a module process
+    ("local", 0, True, False),                       # become: another user's module process
+])
+def test_exchange_validate_runs_in_the_worker_only_where_a_module_would_run_the_same(transport, async_val, become,
+                                                                                     in_process):
+    from ansible_collections.mailops.exchange.plugins.action.exchange_validate import ActionModule
+
+    action = ActionModule.__new__(ActionModule)
+    action._connection = _Fake(transport=transport)
+    action._task = _Fake(async_val=async_val)
+    action._play_context = _Fake(become=become)
+    module = action._in_process_module()
+    assert (module is not None) is in_process
+    if in_process:
+        assert module.__name__ == "ansible_collections.mailops.exchange.plugins.modules.exchange_validate"
