@@ -364,6 +364,19 @@ def plan_import_answer(store, server, data, friendly_name, now=None):
         return result, certificate
     answered = pending_for(store, certificate)
     if answered is None:
+        completed, why = installed_instead(store, certificate, now)
+        if completed is not None:
+            # Two runs at once on one server: the request this answer is for was completed by the other run (each
+            # had the CA answer it: two certificates for one key) or superseded and removed by it (it completed its
+            # own request for the same names). The answer can never be imported - its request's key is gone - and
+            # what it was for is installed: that certificate is the one to use.
+            result.target = completed
+            result.thumbprint = completed.thumbprint
+            result.warnings.append(
+                "the CA's certificate %s answers no pending request on server %s, but certificate %s %s is installed "
+                "(another run completed a request meanwhile); it is used instead"
+                % (ci.thumbprint(certificate), server, completed.thumbprint, why))
+            return result, certificate
         pending = [e for e in store if e.pending]
         raise CertificatePlanError(
             "the CA's certificate %s (%s) does not answer any pending request on server %s: its public key matches "
@@ -385,6 +398,26 @@ def plan_import_answer(store, server, data, friendly_name, now=None):
                                "CA answered (%s): another run requested it meanwhile; it is superseded and removed"
                                % (entry.thumbprint, server, answered.thumbprint))
     return result, certificate
+
+
+def installed_instead(store, certificate, now=None):
+    """(entry, why) of an installed certificate that does what ``certificate`` (a CA's answer) was for: one with its
+    key, else a CA-issued one within its validity, with its private key, for exactly its subject and names (as
+    :func:`plan_requested` accepts one); (None, None) when there is none."""
+    key = ci.public_key_der(certificate)
+    installed = [e for e in store if not e.pending and e.certificate is not None and e.has_private_key]
+    for entry in installed:
+        if entry.public_key == key:
+            return entry, "with the same key"
+    subject = ci.windows_name(certificate.subject)
+    names = _with_cn(ci.certificate_domains(certificate), subject)
+    now = now or ci.now_utc()
+    for entry in installed:
+        if ((entry.subject or "").casefold() == subject.casefold()
+                and ci.same_domains(_with_cn(entry.domains, subject), names)
+                and not ci.is_self_signed(entry.certificate) and ci.not_after(entry.certificate) > now):
+            return entry, "for the same subject and names"
+    return None, None
 
 
 def superseded_requests(store, answered):

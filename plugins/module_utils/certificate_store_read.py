@@ -17,7 +17,9 @@ STORE_READ = """$__exchange = @(Get-ExchangeCertificate -Server $server | ForEac
 })
 $__local = $null
 if ([string]$env:COMPUTERNAME -eq ([string]$server).Split('.')[0]) {
-    $__local = @(@('My', 'REQUEST') | ForEach-Object {
+    # REQUEST before My: a request that another run completes meanwhile leaves REQUEST for My, so read in this order
+    # it shows in one of them at least - in the other order it could show in neither. Listed My first.
+    $__read = @(@('REQUEST', 'My') | ForEach-Object {
         $__name = $_
         Get-ChildItem -Path ('Cert:\\LocalMachine\\' + $__name) | ForEach-Object {
             [ordered]@{
@@ -29,6 +31,7 @@ if ([string]$env:COMPUTERNAME -eq ([string]$server).Split('.')[0]) {
             }
         }
     })
+    $__local = @(@($__read | Where-Object { $_.store -eq 'My' }) + @($__read | Where-Object { $_.store -eq 'REQUEST' }))
 }
 Import-Module WebAdministration
 $__iis = @(Get-WebBinding -Name 'Default Web Site' -Protocol 'https' | ForEach-Object { [string]$_.certificateHash })

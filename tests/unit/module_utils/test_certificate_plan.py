@@ -281,6 +281,39 @@ def test_import_answer_already_installed_sends_nothing(lab):
     assert plan.commands == [] and plan.target.thumbprint == ci.thumbprint(signed)
 
 
+def test_an_answer_to_a_request_already_completed_uses_the_certificate_installed_for_its_key(lab):
+    # Two runs found the same request pending and each had the CA answer it: two certificates for one key. The first
+    # completed the request; the second answer can never be imported (its key's request is gone) - the run converges
+    # on the certificate installed for that key instead of failing.
+    csr, _unused, _unused2 = lab.request(MAIL, NAMES)
+    first, second = lab.sign(csr), lab.sign(csr)
+    lab.records.pop()
+    lab.add(first, "Valid", "None", "")
+    plan, _unused = cp.plan_import_answer(lab.store(), "EX01", second.public_bytes(serialization.Encoding.PEM), None)
+    assert plan.commands == [] and plan.target.thumbprint == plan.thumbprint == ci.thumbprint(first)
+    assert plan.warnings == ["the CA's certificate %s answers no pending request on server EX01, but certificate %s "
+                             "with the same key is installed (another run completed a request meanwhile); it is used "
+                             "instead" % (ci.thumbprint(second), ci.thumbprint(first))]
+
+
+def test_an_answer_to_a_superseded_request_uses_the_certificate_installed_for_its_names(lab):
+    # The other run completed its own request for the same names and removed this one as superseded.
+    csr, _unused, _unused2 = lab.request(MAIL, NAMES)
+    mine, _unused, _unused2 = lab.request(MAIL, NAMES)
+    installed = lab.sign(csr)
+    lab.records = [r for r in lab.records if r["status"] != "PendingRequest"]
+    lab.add(installed, "Valid", "IIS, SMTP", "")
+    plan, _unused = cp.plan_import_answer(lab.store(), "EX01", lab.sign(mine).public_bytes(serialization.Encoding.PEM),
+                                          None)
+    assert plan.commands == [] and plan.target.thumbprint == ci.thumbprint(installed)
+    assert "for the same subject and names is installed" in plan.warnings[0]
+    # Another subject or other names: nothing does what the answer was for - refused, as before.
+    stranger, _unused, _unused2 = lab.request(MAIL, NAMES[:2])
+    lab.records = [r for r in lab.records if r["status"] != "PendingRequest"]
+    with pytest.raises(cp.CertificatePlanError, match="does not answer any pending request"):
+        cp.plan_import_answer(lab.store(), "EX01", lab.sign(stranger).public_bytes(serialization.Encoding.PEM), None)
+
+
 def test_import_answer_refusals(lab):
     csr, _unused, _unused2 = lab.request(MAIL, NAMES)
     other_key = _key()
