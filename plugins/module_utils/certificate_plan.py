@@ -29,11 +29,11 @@ message that says why.
 from ansible_collections.mailops.exchange.plugins.module_utils import canonical
 from ansible_collections.mailops.exchange.plugins.module_utils import certificate_info as ci
 from ansible_collections.mailops.exchange.plugins.module_utils.certificate_store_read import STORE_READ
+from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import (
+    CERTIFICATE, CERTIFICATE_SERVICES as SERVICES, certificate_services_list as services_list,
+)
 from ansible_collections.mailops.exchange.plugins.module_utils.exchange_session import TOLERATED_ERROR
 from ansible_collections.mailops.exchange.plugins.module_utils.quoting import SWITCH, ps_command, ps_literal, ps_script
-
-# Exchange's AllowedServices, in the order Exchange prints them.
-SERVICES = ("IMAP", "POP", "UM", "IIS", "SMTP", "Federation", "UMCallRouter")
 KEY_SIZES = (1024, 2048, 4096)
 PENDING = "PendingRequest"
 
@@ -141,14 +141,18 @@ def parse_services(text):
 
 def services_text(names):
     """Services in Exchange's order and spelling, comma-joined (``IIS, SMTP``); ``None`` for no service."""
-    ordered = [s for s in SERVICES if s in names] + sorted(n for n in names if n not in SERVICES)
-    return ", ".join(ordered) if ordered else "None"
+    return CERTIFICATE.by_option["services"].argument(names)
 
 
-def services_list(names):
-    if names is None:
-        return None
-    return [s for s in SERVICES if s in names] + sorted(n for n in names if n not in SERVICES)
+def _by_server_and_thumbprint(server, thumbprint):
+    """How a certificate line names the certificate (``exchange_objects.CERTIFICATE``)."""
+    return [("Server", server), ("Thumbprint", thumbprint)]
+
+
+def remove_line(server, thumbprint):
+    """``Remove-ExchangeCertificate`` of one certificate or pending request."""
+    lines, _after = CERTIFICATE.remove({"thumbprint": thumbprint}, identity=_by_server_and_thumbprint(server, thumbprint))
+    return lines[0]
 
 
 class StoreEntry:
@@ -301,6 +305,10 @@ class Plan:
         self.commands.append(line)
         self.display.append(display if display is not None else line)
 
+    def extend(self, lines):
+        for line in lines:
+            self.add(line)
+
     @property
     def changed(self):
         return bool(self.commands)
@@ -328,15 +336,10 @@ def plan_requested(store, server, subject, domains, key_size, friendly_name, exp
             result.target = entry
             result.thumbprint = entry.thumbprint
             return result
-    params = [("Server", server), ("GenerateRequest", SWITCH), ("SubjectName", subject)]
-    if domains:
-        params.append(("DomainName", list(domains)))
-    if friendly_name is not None:
-        params.append(("FriendlyName", friendly_name))
-    params.append(("KeySize", key_size))
-    if exportable is not None:
-        params.append(("PrivateKeyExportable", bool(exportable)))
-    result.add(ps_command("New-ExchangeCertificate", dict(params)))
+    line, _after = CERTIFICATE.create([("Server", server), ("GenerateRequest", SWITCH)], {
+        "subject_name": subject, "domain_names": domains, "friendly_name": friendly_name, "key_size": key_size,
+        "private_key_exportable": exportable})
+    result.add(line)
     return result
 
 
@@ -383,17 +386,15 @@ def plan_import_answer(store, server, data, friendly_name, now=None):
             "none of the %d pending request(s)%s. Complete it on the server where the request was made (state=requested)"
             % (result.thumbprint, ci.windows_name(certificate.subject), server, len(pending),
                (" (" + "; ".join("%s %s" % (e.thumbprint, e.subject) for e in pending) + ")") if pending else ""))
-    params = [("Server", server), ("FileData", bytes(data))]
-    if friendly_name is not None:
-        params.append(("FriendlyName", friendly_name))
-    result.add(ps_command("Import-ExchangeCertificate", dict(params)))
+    line, _after = CERTIFICATE.create([("Server", server), ("FileData", bytes(data))],
+                                      {"friendly_name": friendly_name}, verb="Import")
+    result.add(line)
     # Two runs that request at once on one server (issue 16) each make a request for the same names; the CA answers
     # one. Once it is completed, the others are superseded: removed in the same round, so none stays pending. Only
     # the run that imports removes them (a run that finds the certificate installed plans nothing), and only
     # requests for exactly the subject and names of the one answered.
     for entry in superseded_requests(store, answered):
-        result.add(ps_command("Remove-ExchangeCertificate",
-                              dict([("Server", server), ("Thumbprint", entry.thumbprint), ("Confirm", False)])))
+        result.add(remove_line(server, entry.thumbprint))
         result.outcomes.append("pending request %s on server %s asks for the same subject and names as the one the "
                                "CA answered (%s): another run requested it meanwhile; it is superseded and removed"
                                % (entry.thumbprint, server, answered.thumbprint))
@@ -496,7 +497,7 @@ def plan_services(plan, store, server, thumbprint, current, wanted, replace_defa
     if known is None:
         known = set(SERVICES) if current is not None else set()
     current = set(current or ())
-    missing = set(wanted) - current
+    missing = set(CERTIFICATE.by_option["services"].missing(services_list(wanted), services_list(current)))
     unknown = missing - set(known)
     if unknown:
         plan.warnings.append("the state of service(s) %s of certificate %s could not be read on server %s (Exchange "
@@ -504,7 +505,7 @@ def plan_services(plan, store, server, thumbprint, current, wanted, replace_defa
                              % (services_text(unknown), thumbprint, server))
     if not missing:
         return
-    params = [("Server", server), ("Thumbprint", thumbprint), ("Services", services_text(missing))]
+    switches = []
     if "SMTP" in missing:
         holder, holder_known = default_smtp_holder(store, thumbprint, internal_transport_thumbprint)
         if holder is not None or not holder_known:
@@ -516,8 +517,13 @@ def plan_services(plan, store, server, thumbprint, current, wanted, replace_defa
                     "fails when nobody can answer it. Set replace_default_smtp=true to answer yes (the procedure "
                     "says to click Yes; the module adds -Force), or leave SMTP out of services"
                     % (thumbprint, server, which))
-            params.append(("Force", SWITCH))
-    plan.add(ps_command("Enable-ExchangeCertificate", dict(params)))
+            switches.append(("Force", SWITCH))
+    # The services the engine writes are the missing ones - the wanted services whose state is unknown included
+    # (current holds only what was read).
+    lines, _after = CERTIFICATE.update({"thumbprint": thumbprint, "services": services_list(current)},
+                                       {"services": services_list(wanted)}, verb="Enable", switches=switches,
+                                       identity=_by_server_and_thumbprint(server, thumbprint))
+    plan.extend(lines)
 
 
 def plan_absent(store, server, thumbprint, internal_transport_thumbprint):
@@ -531,8 +537,7 @@ def plan_absent(store, server, thumbprint, internal_transport_thumbprint):
         raise CertificatePlanError(
             "certificate %s is the internal transport (default SMTP) certificate of server %s; Exchange refuses to "
             "remove it. Enable another certificate for SMTP (replace_default_smtp=true) first" % (thumbprint, server))
-    result.add(ps_command("Remove-ExchangeCertificate",
-                          dict([("Server", server), ("Thumbprint", thumbprint), ("Confirm", False)])))
+    result.add(remove_line(server, thumbprint))
     return result
 
 

@@ -241,3 +241,42 @@ def _client_access(noun):
 # AutoDiscoverServiceInternalUri: Set-ClientAccessService from Exchange 2016 on, Set-ClientAccessServer on 2013.
 CLIENT_ACCESS = {"ClientAccessService": _client_access("ClientAccessService"),
                  "ClientAccessServer": _client_access("ClientAccessServer")}
+
+
+# --- The certificate (step 6) ------------------------------------------------------------------------------------
+# Exchange's AllowedServices, in the order Exchange prints them.
+CERTIFICATE_SERVICES = ("IMAP", "POP", "UM", "IIS", "SMTP", "Federation", "UMCallRouter")
+
+
+def certificate_services_list(names):
+    """Services in Exchange's order and spelling (unknown names after them, sorted); None stays None."""
+    if names is None:
+        return None
+    names = set(names)
+    return [s for s in CERTIFICATE_SERVICES if s in names] + sorted(n for n in names if n not in CERTIFICATE_SERVICES)
+
+
+def certificate_services_text(names):
+    """Services as Exchange writes and prints them, comma-joined (``IIS, SMTP``); ``None`` for no service."""
+    return ", ".join(certificate_services_list(names)) or "None"
+
+
+# How each property of a certificate is written: requested with New-ExchangeCertificate -GenerateRequest (subject,
+# names, friendly name, key size, exportable key - none of them can be changed afterwards), imported with
+# Import-ExchangeCertificate (friendly name), enabled for services with Enable-ExchangeCertificate (which only adds),
+# removed with Remove-ExchangeCertificate; each line names the certificate by -Server and -Thumbprint. The read is
+# not a projection of Get-ExchangeCertificate: through a plain remote PowerShell session its objects arrive with
+# RawData only, so the facts come from the certificate's bytes and the server's own stores (certificate_store_read,
+# certificate_plan.StoreEntry) - the same read for the module and exchange_info. ``info`` is the key of those facts.
+CERTIFICATE = Resource("ExchangeCertificate", [
+    Field("thumbprint", "Thumbprint", kind="name", read_only=True),
+    Field("subject_name", "Subject", parameter="SubjectName", info="subject", create_only=True),
+    Field("domain_names", "CertificateDomains", kind="list", parameter="DomainName", info="sans", create_only=True,
+          key=canonical.fqdn, unordered=True, argument=lambda names: list(names) if names else None),
+    Field("friendly_name", "FriendlyName", create_only=True),
+    Field("key_size", "PublicKeySize", parameter="KeySize", create_only=True),
+    Field("private_key_exportable", "PrivateKeyExportable", kind="bool", create_only=True,
+          argument=lambda value: None if value is None else bool(value)),
+    Field("services", "Services", kind="flags", additive=True, argument=certificate_services_text,
+          after=certificate_services_list),
+], name="thumbprint")

@@ -13,7 +13,8 @@ given when the object is created. A :class:`Resource` is the table of one object
   ``exchange_info`` (its keys) - so both read the same properties the same way;
 - the read record in the module's shape (:meth:`Resource.read`);
 - the plan: the ``New-``/``Set-``/``Remove-`` lines and the before/after states (:meth:`Resource.create`,
-  :meth:`Resource.update`, :meth:`Resource.remove`).
+  :meth:`Resource.update`, :meth:`Resource.remove`) - or lines of the object's other verbs (the certificate's
+  ``Import-`` and ``Enable-``), named by other parameters than ``-Identity`` where the object wants them.
 
 What is particular to an object (the interplay of two options, a clash with another object, a default on create)
 stays in its module, which hands the engine the wanted values; the engine does the rest. No network here: the
@@ -69,7 +70,7 @@ class Field:
 
     def __init__(self, option, exchange, kind="text", info=None, key=None, same=None, after=None, argument=None,
                  create_only=False, read_only=False, unordered=False, parameter=None, reader=None, sent_with=(),
-                 sent_if=None, sent_default=None):
+                 sent_if=None, sent_default=None, additive=False):
         self.option = option              # the module option (and the key of the module's read record)
         self.exchange = exchange          # the Exchange property (read)
         self.parameter = parameter or exchange  # the cmdlet parameter that writes it
@@ -89,6 +90,9 @@ class Field:
         self.sent_with = tuple(sent_with)
         self.sent_if = sent_if
         self.sent_default = sent_default
+        # A multi-valued property whose cmdlet only adds (Enable-ExchangeCertificate -Services): the wanted values
+        # are there when they are among the current ones, and the line carries the missing ones.
+        self.additive = additive
 
     def projection(self):
         return KINDS[self.kind][0].format(self.exchange)
@@ -97,9 +101,17 @@ class Field:
         value = KINDS[self.kind][1](value)
         return self._reader(value) if self._reader is not None else value
 
+    def missing(self, wanted, current):
+        """An additive field's wanted values that ``current`` lacks (compared by their canonical form)."""
+        key = self.key or _identity
+        there = set(key(v) for v in current or [])
+        return [v for v in wanted or [] if key(v) not in there]
+
     def same(self, wanted, current):
         if self._same is not None:
             return self._same(wanted, current)
+        if self.additive:
+            return not self.missing(wanted, current)
         if self.kind in ("list", "flags", "strings"):
             if self.unordered:
                 return canonical.same_set(wanted or [], current or [], key=self.key)
@@ -135,6 +147,13 @@ class Resource:
         self.by_option = dict((f.option, f) for f in self.fields)
         self.name = self.by_option[name]
 
+    def _identity(self, current, identity):
+        """The parameters that name the object in a line: ``identity`` as given - a list of (parameter, value), or
+        a value for -Identity - else -Identity with the object's name."""
+        if isinstance(identity, list):
+            return list(identity)
+        return [("Identity", identity if identity is not None else current[self.name.option])]
+
     # --- reading ---------------------------------------------------------------------------------------------
 
     def projection(self, keys="exchange", indent="        ", separator="\n"):
@@ -162,10 +181,10 @@ class Resource:
 
     # --- planning --------------------------------------------------------------------------------------------
 
-    def create(self, identity_arguments, wanted):
-        """(line, after) of ``New-<noun>``: ``identity_arguments`` first (an ordered list of (parameter, value)),
-        then the wanted fields in the table's order; ``wanted`` maps options to the task's values (a field whose
-        cmdlet argument is None is left to Exchange's default)."""
+    def create(self, identity_arguments, wanted, verb="New"):
+        """(line, after) of ``New-<noun>`` (or ``<verb>-<noun>``: ``Import``): ``identity_arguments`` first (an
+        ordered list of (parameter, value)), then the wanted fields in the table's order; ``wanted`` maps options to
+        the task's values (a field whose cmdlet argument is None is left to Exchange's default)."""
         arguments = list(identity_arguments)
         given = set(name for name, _unused in arguments)
         after = {}
@@ -179,14 +198,16 @@ class Resource:
                 arguments = [(n, argument if n == field.parameter else v) for n, v in arguments]
             elif argument is not None:
                 arguments.append((field.parameter, argument))
-        return ps_command("New-" + self.noun, dict(arguments)), after
+        return ps_command(verb + "-" + self.noun, dict(arguments)), after
 
-    def update(self, current, wanted, identity=None):
-        """(lines, after) of ``Set-<noun>`` for what differs between ``current`` (module shape, as read) and
-        ``wanted`` (options -> arguments, only what the task sets): no line when nothing differs. A create-only field
-        that differs is refused by the caller before this (the engine never silently drops a wanted change). A field
-        sent with another (``sent_with``) joins the line when that one is written; with no value to send it raises
-        :class:`MissingCompanion`. The parameters follow the table's order."""
+    def update(self, current, wanted, identity=None, verb="Set", switches=()):
+        """(lines, after) of ``Set-<noun>`` (or ``<verb>-<noun>``: ``Enable``) for what differs between ``current``
+        (module shape, as read) and ``wanted`` (options -> arguments, only what the task sets): no line when nothing
+        differs. A create-only field that differs is refused by the caller before this (the engine never silently
+        drops a wanted change). A field sent with another (``sent_with``) joins the line when that one is written;
+        with no value to send it raises :class:`MissingCompanion`. An additive field writes the values it lacks.
+        The parameters follow the table's order, then ``switches`` (a list of (parameter, value)) end the line;
+        ``identity`` names the object (see :meth:`_identity`)."""
         after = dict(current)
         changes = {}
         for field in self.fields:
@@ -199,6 +220,11 @@ class Resource:
                 raise ValueError("%s '%s': %s cannot be changed (Set-%s has no -%s); remove it and create it again"
                                  % (self.noun, current.get(self.name.option), field.option, self.noun,
                                     field.exchange))
+            if field.additive:
+                missing = field.missing(value, current.get(field.option))
+                changes[field.option] = field.argument(missing)
+                after[field.option] = field.after(list(current.get(field.option) or []) + missing)
+                continue
             changes[field.option] = field.argument(value)
             after[field.option] = field.after(value)
         for field in self.fields:
@@ -219,14 +245,15 @@ class Resource:
             after[field.option] = field.after(value)
         if not changes:
             return [], after
-        line = [("Identity", identity if identity is not None else current[self.name.option])]
+        line = self._identity(current, identity)
         line += [(field.parameter, changes[field.option]) for field in self.fields if field.option in changes]
-        return [ps_command("Set-" + self.noun, dict(line))], after
+        line += list(switches)
+        return [ps_command(verb + "-" + self.noun, dict(line))], after
 
     def remove(self, current, identity=None):
-        """(lines, after) of ``Remove-<noun>`` (no line when it is absent)."""
+        """(lines, after) of ``Remove-<noun>`` (no line when it is absent); ``identity`` as for :meth:`update`."""
         if current is None:
             return [], None
-        name = identity if identity is not None else current[self.name.option]
-        return ([ps_command("Remove-" + self.noun, {"Identity": name, "Confirm": False})],
+        line = self._identity(current, identity) + [("Confirm", False)]
+        return ([ps_command("Remove-" + self.noun, dict(line))],
                 {self.name.option: current[self.name.option], "state": "absent"})

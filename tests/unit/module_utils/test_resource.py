@@ -160,3 +160,35 @@ def test_client_access_tables_read_what_the_modules_and_exchange_info_read():
     assert vdir_plan.OUTLOOK_ANYWHERE_KEYS == [
         "internal_hostname", "external_hostname", "internal_clients_require_ssl", "external_clients_require_ssl",
         "internal_client_authentication_method", "external_client_authentication_method"]
+
+
+# -- the certificate's table: lines of other verbs, named by -Server and -Thumbprint, services that only add ----------
+
+def test_an_additive_field_writes_only_what_is_missing_with_another_verb_and_its_switches():
+    from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import CERTIFICATE
+    from ansible_collections.mailops.exchange.plugins.module_utils.quoting import SWITCH
+
+    by = [("Server", "EX01"), ("Thumbprint", "AB12")]
+    current = {"thumbprint": "AB12", "services": ["IMAP", "IIS"]}
+    lines, after = CERTIFICATE.update(current, {"services": ["SMTP", "IIS"]}, identity=by, verb="Enable",
+                                      switches=[("Force", SWITCH)])
+    # Enable-ExchangeCertificate only adds: IIS is there, SMTP is written; nothing is taken away.
+    assert lines == ["Enable-ExchangeCertificate -Server 'EX01' -Thumbprint 'AB12' -Services 'SMTP' -Force"]
+    assert after["services"] == ["IMAP", "IIS", "SMTP"]  # Exchange's order
+    assert CERTIFICATE.update(current, {"services": ["IIS"]}, identity=by, verb="Enable") == ([], current)
+    assert CERTIFICATE.remove(current, identity=by)[0] == [
+        "Remove-ExchangeCertificate -Server 'EX01' -Thumbprint 'AB12' -Confirm:$false"]
+
+
+def test_the_certificate_request_line_comes_from_the_table_and_cannot_be_changed_after():
+    from ansible_collections.mailops.exchange.plugins.module_utils.exchange_objects import CERTIFICATE
+    from ansible_collections.mailops.exchange.plugins.module_utils.quoting import SWITCH
+
+    line, _after = CERTIFICATE.create([("Server", "EX01"), ("GenerateRequest", SWITCH)], {
+        "subject_name": "CN=mail.contoso.com", "domain_names": [], "friendly_name": None, "key_size": 2048,
+        "private_key_exportable": True})
+    # No names, no friendly name: left to Exchange (the subject's CN is its name).
+    assert line == ("New-ExchangeCertificate -Server 'EX01' -GenerateRequest -SubjectName 'CN=mail.contoso.com' "
+                    "-KeySize 2048 -PrivateKeyExportable:$true")
+    with pytest.raises(ValueError, match="key_size cannot be changed"):
+        CERTIFICATE.update({"thumbprint": "AB12", "key_size": 2048}, {"key_size": 4096})
