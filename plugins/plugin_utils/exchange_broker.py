@@ -72,6 +72,7 @@ def collections_root():
         path = os.path.dirname(path)
     return path
 
+
 # How a notice names what was sent again.
 _WHAT = {"query": "read script", "execute": "write commands", "write_query": "write commands and their read-back"}
 

@@ -275,8 +275,8 @@ def test_a_failing_ca_hook_fails_the_task_with_its_output(monkeypatch, capsys, t
 
 
 @pytest.mark.parametrize("check_mode", [True, False])
-def test_the_ca_is_not_asked_in_check_mode_nor_when_the_certificate_is_installed(monkeypatch, capsys, tmp_path,
-                                                                                  check_mode):
+def test_the_ca_is_not_asked_in_check_mode_nor_when_the_certificate_is_installed(
+        monkeypatch, capsys, tmp_path, check_mode):
     if check_mode:
         lab, _unused = _pending(tmp_path)
     else:  # a CA-issued certificate for the names is installed: nothing is requested, nothing asked
