@@ -29,6 +29,8 @@ description:
   - The module fails, naming every failing check, when any check fails (unless O(fail_on_failure=false)).
   - It reads only. It opens no WinRM connection and takes no Exchange connection options; run it on the
     controller (C(delegate_to) set to C(localhost)).
+  - There, over a C(local) connection, the collection's action plugin runs it inside Ansible's worker process (no
+    module process of its own); with another connection, C(become) or C(async) it runs as a module.
 author:
   - mailops.exchange developers (!UNKNOWN)
 requirements:
