@@ -13,31 +13,20 @@ cryptography, which the module would refuse) it runs as a module, as before.
 
 import importlib
 
-from ansible.plugins.action import ActionBase
-from ansible.utils.vars import merge_hash
-
+from ansible_collections.mailops.exchange.plugins.plugin_utils.exchange_action import ExchangeActionModule
 from ansible_collections.mailops.exchange.plugins.plugin_utils.in_process import MODULE_PACKAGE, run_controller_module
 
 NAME = "exchange_validate"
 
 
-class ActionModule(ActionBase):
+class ActionModule(ExchangeActionModule):
 
-    _supports_check_mode = True
-    _supports_async = True
-
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp
+    def _in_process_result(self):
         module = self._in_process_module()
-        if module is not None:
-            return merge_hash(result, run_controller_module(module, NAME, dict(self._task.args),
-                                                            check_mode=self._task.check_mode, diff=self._task.diff))
-        wrap_async = self._task.async_val and not self._connection.has_native_async
-        result = merge_hash(result, self._execute_module(task_vars=task_vars, wrap_async=wrap_async))
-        if not wrap_async:
-            self._remove_tmp_path(self._connection._shell.tmpdir)
-        return result
+        if module is None:
+            return None
+        return run_controller_module(module, NAME, dict(self._task.args), check_mode=self._task.check_mode,
+                                     diff=self._task.diff)
 
     def _in_process_module(self):
         """The module, when it can run in this process as it would in its own; else None."""

@@ -70,9 +70,9 @@ class ExchangeActionModule(ActionBase):
         result = super(ExchangeActionModule, self).run(tmp, task_vars)
         del tmp
         wrap_async = self._task.async_val and not self._connection.has_native_async
-        if over_the_connection(self._connection) and not self._task.async_val:
-            # Inside this worker: no AnsiballZ, no new Python process (plugin_utils/in_process.py).
-            return merge_hash(result, self._run_in_process())
+        in_process = self._in_process_result()
+        if in_process is not None:
+            return merge_hash(result, in_process)
         args = module_arguments(self._task.action, self._task.args, self._connection)
         result = merge_hash(result, self._execute_module(module_args=args, task_vars=task_vars,
                                                          wrap_async=wrap_async))
@@ -83,6 +83,13 @@ class ExchangeActionModule(ActionBase):
         if not wrap_async:
             self._remove_tmp_path(self._connection._shell.tmpdir)
         return result
+
+    def _in_process_result(self):
+        """The module's result when it runs inside this worker (no AnsiballZ, no new Python process:
+        plugin_utils/in_process.py) - over the collection's connection, not async - else None (a module process)."""
+        if over_the_connection(self._connection) and not self._task.async_val:
+            return self._run_in_process()
+        return None
 
     def _run_in_process(self):
         """The module's result, run in this process against the host's session broker."""
