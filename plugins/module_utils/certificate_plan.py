@@ -317,25 +317,18 @@ class Plan:
 def plan_requested(store, server, subject, domains, key_size, friendly_name, exportable, now=None):
     """Reuse a pending request with the same subject, names and key size, accept an installed certificate for
     them, or make a new request."""
-    wanted_domains = _with_cn(domains, subject)
     result = Plan()
-
-    def same(entry):
-        return ((entry.subject or "").casefold() == subject.casefold()
-                and ci.same_domains(_with_cn(entry.domains, subject), wanted_domains))
-
     for entry in store:
-        if entry.pending and same(entry) and (entry.request is None or ci.key_size(entry.request) == key_size):
+        if entry.pending and _for(entry, subject, domains) \
+                and (entry.request is None or ci.key_size(entry.request) == key_size):
             result.target = entry
             result.thumbprint = entry.thumbprint
             return result
-    now = now or ci.now_utc()
-    for entry in store:
-        if (not entry.pending and entry.certificate is not None and entry.has_private_key and same(entry)
-                and not ci.is_self_signed(entry.certificate) and ci.not_after(entry.certificate) > now):
-            result.target = entry
-            result.thumbprint = entry.thumbprint
-            return result
+    installed = installed_for(store, subject, domains, now)
+    if installed is not None:
+        result.target = installed
+        result.thumbprint = installed.thumbprint
+        return result
     line, _after = CERTIFICATE.create([("Server", server), ("GenerateRequest", SWITCH)], {
         "subject_name": subject, "domain_names": domains, "friendly_name": friendly_name, "key_size": key_size,
         "private_key_exportable": exportable})
@@ -401,24 +394,33 @@ def plan_import_answer(store, server, data, friendly_name, now=None):
     return result, certificate
 
 
+def _for(entry, subject, domains):
+    """``entry`` is for exactly ``subject`` and ``domains`` (the subject's CN counted among the names)."""
+    return ((entry.subject or "").casefold() == subject.casefold()
+            and ci.same_domains(_with_cn(entry.domains, subject), _with_cn(domains, subject)))
+
+
+def installed_for(store, subject, domains, now=None):
+    """An installed, CA-issued certificate with its private key, within its validity, for exactly ``subject`` and
+    ``domains``, or None: what a request for them is for."""
+    now = now or ci.now_utc()
+    for entry in store:
+        if (not entry.pending and entry.certificate is not None and entry.has_private_key
+                and _for(entry, subject, domains)
+                and not ci.is_self_signed(entry.certificate) and ci.not_after(entry.certificate) > now):
+            return entry
+    return None
+
+
 def installed_instead(store, certificate, now=None):
     """(entry, why) of an installed certificate that does what ``certificate`` (a CA's answer) was for: one with its
-    key, else a CA-issued one within its validity, with its private key, for exactly its subject and names (as
-    :func:`plan_requested` accepts one); (None, None) when there is none."""
+    key, else one :func:`installed_for` its subject and names; (None, None) when there is none."""
     key = ci.public_key_der(certificate)
-    installed = [e for e in store if not e.pending and e.certificate is not None and e.has_private_key]
-    for entry in installed:
-        if entry.public_key == key:
+    for entry in store:
+        if not entry.pending and entry.certificate is not None and entry.has_private_key and entry.public_key == key:
             return entry, "with the same key"
-    subject = ci.windows_name(certificate.subject)
-    names = _with_cn(ci.certificate_domains(certificate), subject)
-    now = now or ci.now_utc()
-    for entry in installed:
-        if ((entry.subject or "").casefold() == subject.casefold()
-                and ci.same_domains(_with_cn(entry.domains, subject), names)
-                and not ci.is_self_signed(entry.certificate) and ci.not_after(entry.certificate) > now):
-            return entry, "for the same subject and names"
-    return None, None
+    entry = installed_for(store, ci.windows_name(certificate.subject), ci.certificate_domains(certificate), now)
+    return (entry, "for the same subject and names") if entry is not None else (None, None)
 
 
 def superseded_requests(store, answered):

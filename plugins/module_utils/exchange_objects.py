@@ -258,7 +258,7 @@ def certificate_services_list(names):
 
 def certificate_services_text(names):
     """Services as Exchange writes and prints them, comma-joined (``IIS, SMTP``); ``None`` for no service."""
-    return ", ".join(certificate_services_list(names)) or "None"
+    return ", ".join(certificate_services_list(names or ())) or "None"
 
 
 # How each property of a certificate is written: requested with New-ExchangeCertificate -GenerateRequest (subject,
